@@ -1,0 +1,125 @@
+/* mime/addr.c - the From address, parsed by GMime and checked strictly. */
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "mime/addr.h"
+#include "util/alloc.h"
+#include "util/str.h"
+
+static void
+addr_warning(gint64 offset, GMimeParserWarning errcode, const gchar *item,
+             gpointer user_data)
+{
+    bool *bad = user_data;
+
+    (void)offset;
+    (void)item;
+    if (errcode == GMIME_WARN_INVALID_ADDRESS_LIST ||
+        errcode >= GMIME_CRIT_INVALID_HEADER_NAME)
+        *bad = true;
+}
+
+static bool
+plausible_addr(const char *a)
+{
+    const char *at = strrchr(a, '@');
+
+    if (at == NULL || at == a || at[1] == '\0' || strlen(a) > MS_ADDR_MAX)
+        return false;
+    for (const char *p = a; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',')
+            return false;
+    }
+    return strchr(at + 1, '.') != NULL || strcmp(at + 1, "localhost") == 0;
+}
+
+int
+ms_addr_parse_from(char **out, const char *value, const char **why)
+{
+    GMimeParserOptions *opts = NULL;
+    InternetAddressList *list = NULL;
+    InternetAddress *ia;
+    const char *a;
+    bool bad = false;
+    int rc = MS_EMALFORMED;
+
+    *out = NULL;
+    if (value == NULL || value[0] == '\0') {
+        *why = "the From field is empty";
+        return MS_EMALFORMED;
+    }
+    if (strlen(value) > 64 * 1024) {
+        *why = "the From field is too long";
+        return MS_EMALFORMED;
+    }
+    opts = g_mime_parser_options_new();
+    g_mime_parser_options_set_address_compliance_mode(
+        opts, GMIME_RFC_COMPLIANCE_STRICT);
+    g_mime_parser_options_set_warning_callback(opts, addr_warning, &bad);
+    list = internet_address_list_parse(opts, value);
+    if (list == NULL || bad) {
+        *why = "the From field cannot be parsed";
+        goto out;
+    }
+    if (internet_address_list_length(list) != 1) {
+        *why = "the From field does not hold exactly one mailbox";
+        goto out;
+    }
+    ia = internet_address_list_get_address(list, 0);
+    if (!INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+        *why = "the From field is a group";
+        goto out;
+    }
+    a = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
+    if (a == NULL || !plausible_addr(a)) {
+        *why = "the From address is not a valid addr-spec";
+        goto out;
+    }
+    if ((*out = ms_strdup(a)) == NULL) {
+        *why = "out of memory";
+        rc = MS_ENOMEM;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (list != NULL)
+        g_object_unref(list);
+    g_mime_parser_options_free(opts);
+    return rc;
+}
+
+int
+ms_mime_from(char **out, const ms_mime *m, const char **why)
+{
+    ms_buf v;
+    size_t n;
+    int rc;
+
+    *out = NULL;
+    n = ms_mime_header_count(m, &m->parts[0], "From");
+    if (n == 0) {
+        *why = "the message has no From field";
+        return MS_EMALFORMED;
+    }
+    if (n > 1) {
+        *why = "the message has more than one From field";
+        return MS_EMALFORMED;
+    }
+    ms_buf_init(&v, 64 * 1024);
+    if ((rc = ms_mime_header(&v, m, &m->parts[0], "From")) != 0) {
+        *why = rc == MS_ETOOBIG ? "the From field is too long"
+                                : "the From field cannot be read";
+        ms_buf_cleanup(&v);
+        return rc == MS_ENOMEM ? rc : MS_EMALFORMED;
+    }
+    rc = ms_addr_parse_from(out, (const char *)v.data, why);
+    ms_buf_cleanup(&v);
+    return rc;
+}
+
+bool
+ms_addr_equal(const char *a, const char *b)
+{
+    return ms_ascii_caseeq(a, b);
+}
