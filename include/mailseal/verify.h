@@ -94,4 +94,13 @@ MS_EXPORT const char *ms_result_warning(const ms_result *r, size_t i);
 /* Appends the result as one JSON object (no trailing newline). */
 MS_EXPORT int ms_result_json(ms_buf *out, const ms_result *r, ms_error *err);
 
+/*
+ * Appends msg to out with its top-level X-Mailseal-* fields removed and
+ * "X-Mailseal-Verdict: <verdict>" and "X-Mailseal-Identity: <display>"
+ * added at the top (a delivery filter's output). An mbox "From " line stays
+ * first.
+ */
+MS_EXPORT int ms_result_annotate(ms_buf *out, const ms_result *r,
+                                 const void *msg, size_t len, ms_error *err);
+
 #endif

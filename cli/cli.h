@@ -1,0 +1,68 @@
+/*
+ * cli.h - the mailseal command: shared option handling and I/O.
+ */
+#ifndef MS_CLI_H
+#define MS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <mailseal/mailseal.h>
+
+/* Exit statuses (mailseal(1)). */
+#define EXIT_OK 0
+#define EXIT_VERDICT 1 /* a verdict other than validated/mailbox/signed, or
+                          an operation that failed on its input */
+#define EXIT_USAGE 2   /* usage or I/O error */
+
+#define CLI_MAX_FILES 64
+
+typedef struct cli_opts {
+    const char *cert, *key, *chain, *enc_cert, *tsa, *output, *at;
+    const char *cipher, *key_transport;
+    const char *rcpt[CLI_MAX_FILES];
+    size_t nrcpt;
+    const char *trust[CLI_MAX_FILES];
+    size_t ntrust;
+    const char *untrusted[CLI_MAX_FILES];
+    size_t nuntrusted;
+    const char *crl[CLI_MAX_FILES];
+    size_t ncrl;
+    const char *tsa_trust[CLI_MAX_FILES];
+    size_t ntsa_trust;
+    bool opaque, json, offline, no_system_trust;
+} cli_opts;
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(ms_ctx *ctx, const cli_opts *o);
+    const char *usage;
+    unsigned allowed; /* CLI_O_* bits */
+} cli_cmd;
+
+#define CLI_O_SIGN 0x01u
+#define CLI_O_ENCRYPT 0x02u
+#define CLI_O_KEY 0x04u
+#define CLI_O_VERIFY 0x08u
+#define CLI_O_OUTPUT 0x10u
+
+extern const char *cli_prog;
+
+/* Prints "mailseal: <cmd>: msg" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Reports err and returns the exit status for its code. */
+int cli_fail(const char *cmd, const ms_error *err);
+/* Reads stdin into b. */
+int cli_read_stdin(ms_buf *b, ms_ctx *ctx, const char *cmd);
+/* Writes b to stdout (or path); returns an exit status. */
+int cli_write(const char *cmd, const char *path, const void *p, size_t n);
+
+int cmd_sign(ms_ctx *ctx, const cli_opts *o);
+int cmd_encrypt(ms_ctx *ctx, const cli_opts *o);
+int cmd_seal(ms_ctx *ctx, const cli_opts *o);
+int cmd_decrypt(ms_ctx *ctx, const cli_opts *o);
+int cmd_verify(ms_ctx *ctx, const cli_opts *o);
+int cmd_open(ms_ctx *ctx, const cli_opts *o);
+
+#endif

@@ -1,0 +1,320 @@
+/* policy/open.c - decrypt when needed, find the signature, judge it. */
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "cms/cms.h"
+#include "ctx.h"
+#include "mime/addr.h"
+#include "mime/body.h"
+#include "mime/build.h"
+#include "mime/mime.h"
+#include "policy/judge.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+#define MS_MAX_LAYERS 4
+
+typedef struct opening {
+    ms_ctx *ctx;
+    const ms_verifier *v;
+    const ms_identity *id;
+    ms_result *r;
+    ms_buf cur;       /* the message as it stands after decryption */
+    ms_buf clear;     /* what the reader gets */
+    ms_signer_eval ev;
+    bool have_ev;
+    time_t now;
+} opening;
+
+static bool
+is_encrypted(const ms_mime_part *p)
+{
+    if (!ms_mime_is_pkcs7_mime(p))
+        return false;
+    return p->smime_type == NULL ||
+           strcmp(p->smime_type, "enveloped-data") == 0 ||
+           strcmp(p->smime_type, "authenveloped-data") == 0;
+}
+
+static bool
+is_opaque_signed(const ms_mime_part *p)
+{
+    return ms_mime_is_pkcs7_mime(p) && p->smime_type != NULL &&
+           (strcmp(p->smime_type, "signed-data") == 0);
+}
+
+/* Is an untyped pkcs7-mime body SignedData? */
+static bool
+sniff_signed(const ms_mime *m, const ms_mime_part *p)
+{
+    ms_buf der;
+    CMS_ContentInfo *cms = NULL;
+    bool yes = false;
+
+    ms_buf_init(&der, m->len);
+    if (ms_mime_body_decoded(&der, m, p, NULL) == 0 &&
+        ms_cms_parse(&cms, der.data, der.len, NULL) == 0)
+        yes = OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_signed;
+    CMS_ContentInfo_free(cms);
+    ms_buf_cleanup(&der);
+    ERR_clear_error();
+    return yes;
+}
+
+/* Decrypts o->cur in place. Returns false when the verdict is settled. */
+static bool
+decrypt_layer(opening *o)
+{
+    ms_buf plain;
+    ms_error err;
+    const char *cipher = NULL;
+    int rc;
+
+    o->r->encrypted = true;
+    if (o->id == NULL) {
+        ms_result_set(o->r, MS_VERDICT_ERROR,
+                      "encrypted: use open with a key");
+        return false;
+    }
+    ms_buf_init_secret(&plain, 0);
+    rc = ms_decrypt(&plain, o->ctx, o->id, o->cur.data, o->cur.len, &cipher,
+                    &err);
+    if (rc == MS_EBADSIG)
+        ms_result_set(o->r, MS_VERDICT_INVALID,
+                      "decryption failed: wrong key or tampered ciphertext");
+    else if (rc != 0)
+        ms_result_set(o->r, MS_VERDICT_ERROR, "%s", err.msg);
+    else {
+        o->r->cipher = cipher;
+        ms_buf_reset(&o->cur);
+        rc = ms_buf_append(&o->cur, plain.data, plain.len);
+        if (rc != 0)
+            ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
+    }
+    ms_buf_cleanup(&plain);
+    return rc == 0;
+}
+
+static void
+judge_der(opening *o, const ms_mime *m, const unsigned char *der,
+          size_t derlen, const unsigned char *content, size_t clen,
+          ms_buf *content_out)
+{
+    ms_judge_in in;
+    char *from = NULL;
+    const char *why = NULL;
+
+    memset(&in, 0, sizeof(in));
+    if (o->r->from == NULL && ms_mime_from(&from, m, &why) == 0)
+        o->r->from = from;
+    in.v = o->v;
+    in.der = der;
+    in.derlen = derlen;
+    in.content = content;
+    in.clen = clen;
+    in.from = o->r->from;
+    in.from_why = why != NULL ? why : "the From field is unusable";
+    in.now = o->now;
+    if (o->have_ev)
+        ms_signer_eval_cleanup(&o->ev);
+    ms_judge_signed(&o->ev, &in, content_out, o->r);
+    o->have_ev = true;
+    o->r->verdict = o->ev.verdict;
+    memcpy(o->r->reason, o->ev.reason, sizeof(o->r->reason));
+}
+
+/* multipart/signed at index idx of m. */
+static void
+judge_detached(opening *o, const ms_mime *m, int idx)
+{
+    const ms_mime_part *p = &m->parts[idx];
+    const ms_mime_part *c1, *c2;
+    ms_buf content, der;
+
+    if (!ms_mime_is_pkcs7_signature(p->protocol)) {
+        ms_result_set(o->r, MS_VERDICT_UNSIGNED, NULL);
+        (void)ms_result_warn(o->r, "a multipart/signed with protocol %s is "
+                             "not S/MIME and was not checked",
+                             p->protocol != NULL ? p->protocol : "(none)");
+        return;
+    }
+    if (p->first_child < 0 || (c1 = &m->parts[p->first_child])->next < 0 ||
+        (c2 = &m->parts[c1->next])->next >= 0 ||
+        !ms_mime_is_pkcs7_signature(c2->type)) {
+        ms_result_set(o->r, MS_VERDICT_INVALID,
+                      "malformed multipart/signed (want exactly the content "
+                      "and one pkcs7-signature part)");
+        return;
+    }
+    ms_buf_init(&content, 0);
+    ms_buf_init(&der, m->len);
+    if (ms_mime_canon_crlf(&content, m->data + c1->start,
+                           c1->end - c1->start) != 0 ||
+        ms_mime_body_decoded(&der, m, c2, NULL) != 0)
+        ms_result_set(o->r, MS_VERDICT_ERROR,
+                      "the signature part cannot be decoded");
+    else
+        judge_der(o, m, der.data, der.len, content.data, content.len, NULL);
+    ms_buf_cleanup(&content);
+    ms_buf_cleanup(&der);
+}
+
+/* application/pkcs7-mime signed-data at index idx; unwraps into clear. */
+static void
+judge_opaque(opening *o, const ms_mime *m, int idx, bool top)
+{
+    ms_buf der, entity, outer, dummy;
+
+    ms_buf_init(&der, m->len);
+    ms_buf_init(&entity, o->ctx->limits.max_message);
+    ms_buf_init(&outer, 0);
+    ms_buf_init(&dummy, 0);
+    if (ms_mime_body_decoded(&der, m, &m->parts[idx], NULL) != 0) {
+        ms_result_set(o->r, MS_VERDICT_ERROR,
+                      "the signed-data part cannot be decoded");
+        goto out;
+    }
+    judge_der(o, m, der.data, der.len, NULL, 0, &entity);
+    if (top && entity.len > 0 &&
+        ms_build_split(&outer, &dummy, m, false) == 0) {
+        ms_buf_reset(&o->clear);
+        if (ms_build_join(&o->clear, &outer, entity.data, entity.len) != 0)
+            ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
+    }
+out:
+    ms_buf_cleanup(&der);
+    ms_buf_cleanup(&entity);
+    ms_buf_cleanup(&outer);
+    ms_buf_cleanup(&dummy);
+}
+
+/* No signature over the top: look for signed parts further down. */
+static void
+judge_nested(opening *o, const ms_mime *m)
+{
+    int found = -1, forwarded = 0;
+
+    for (size_t i = 1; i < m->nparts; i++) {
+        const ms_mime_part *p = &m->parts[i];
+        bool sig = strcmp(p->type, "multipart/signed") == 0 ||
+                   is_opaque_signed(p);
+
+        if (!sig)
+            continue;
+        if (p->in_rfc822)
+            forwarded++;
+        else if (found < 0)
+            found = (int)i;
+    }
+    ms_result_set(o->r, MS_VERDICT_UNSIGNED, NULL);
+    if (forwarded > 0)
+        (void)ms_result_warn(o->r, "a forwarded message inside carries a "
+                             "signature; it does not vouch for this "
+                             "message's sender");
+    if (found < 0)
+        return;
+    if (strcmp(m->parts[found].type, "multipart/signed") == 0)
+        judge_detached(o, m, found);
+    else
+        judge_opaque(o, m, found, false);
+    if (o->r->verdict < MS_VERDICT_PARTIAL) {
+        o->r->verdict = MS_VERDICT_PARTIAL;
+        (void)ms_result_warn(o->r, "only a nested part is signed: text "
+                             "around it or the part's position is not "
+                             "covered by the signature");
+    }
+}
+
+static void
+judge_message(opening *o)
+{
+    ms_mime m;
+    ms_error err;
+    const ms_mime_part *top;
+
+    for (int layer = 0;; layer++) {
+        if (ms_mime_parse(&m, o->ctx, o->cur.data, o->cur.len, &err) != 0) {
+            ms_result_set(o->r, MS_VERDICT_ERROR, "%s", err.msg);
+            return;
+        }
+        top = &m.parts[0];
+        if (!is_encrypted(top) || (top->smime_type == NULL &&
+                                   sniff_signed(&m, top)))
+            break;
+        ms_mime_cleanup(&m);
+        if (layer >= MS_MAX_LAYERS) {
+            ms_result_set(o->r, MS_VERDICT_ERROR, "too many layers");
+            return;
+        }
+        if (!decrypt_layer(o))
+            return;
+    }
+    if (ms_buf_append(&o->clear, o->cur.data, o->cur.len) != 0) {
+        ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
+    } else if (strcmp(top->type, "multipart/signed") == 0) {
+        judge_detached(o, &m, 0);
+    } else if (is_opaque_signed(top) || ms_mime_is_pkcs7_mime(top)) {
+        judge_opaque(o, &m, 0, true);
+    } else {
+        judge_nested(o, &m);
+    }
+    if (o->r->verdict == MS_VERDICT_UNSIGNED && o->r->cipher != NULL &&
+        strstr(o->r->cipher, "cbc") != NULL)
+        (void)ms_result_warn(o->r, "encrypted with %s but not signed: the "
+                             "content's integrity is not protected",
+                             o->r->cipher);
+    if (o->r->from == NULL) {
+        char *from = NULL;
+        const char *why;
+
+        if (ms_mime_from(&from, &m, &why) == 0)
+            o->r->from = from;
+    }
+    ms_mime_cleanup(&m);
+}
+
+int
+ms_open(ms_result **out, ms_buf *cleartext, ms_ctx *ctx, const ms_verifier *v,
+        const ms_identity *id, const void *msg, size_t len, ms_error *err)
+{
+    opening o;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    if ((o.r = ms_calloc(1, sizeof(*o.r))) == NULL)
+        return ms_error_set(err, MS_ENOMEM, "out of memory");
+    o.ctx = ctx;
+    o.v = v;
+    o.id = id;
+    o.now = v->has_time ? v->at : ms_ctx_now(ctx);
+    ms_buf_init(&o.cur, ctx->limits.max_message);
+    ms_buf_init(&o.clear, 0);
+    o.r->verdict = MS_VERDICT_UNSIGNED;
+    if (len > ctx->limits.max_message)
+        ms_result_set(o.r, MS_VERDICT_ERROR, "message over %zu bytes",
+                      ctx->limits.max_message);
+    else if (ms_buf_append(&o.cur, msg, len) != 0)
+        ms_result_set(o.r, MS_VERDICT_ERROR, "out of memory");
+    else
+        judge_message(&o);
+    if ((rc = ms_result_finish(o.r, o.have_ev ? &o.ev : NULL)) != 0) {
+        ms_result_free(o.r);
+        o.r = NULL;
+        rc = ms_error_set(err, rc, "out of memory");
+    }
+    if (cleartext != NULL) {
+        ms_buf_reset(cleartext);
+        if (o.clear.len > 0)
+            ms_buf_move(cleartext, &o.clear);
+        else if (o.r != NULL && o.r->verdict == MS_VERDICT_ERROR &&
+                 !o.r->encrypted)
+            (void)ms_buf_append(cleartext, msg, len); /* lose nothing */
+    }
+    if (o.have_ev)
+        ms_signer_eval_cleanup(&o.ev);
+    ms_buf_cleanup(&o.cur);
+    ms_buf_cleanup(&o.clear);
+    *out = o.r;
+    return rc;
+}
