@@ -147,8 +147,8 @@ static int
 display(ms_buf *b, const ms_result *r, const ms_signer_eval *ev)
 {
     static const char *const tag[] = {
-        "Identity Validated", "Identity Validated", "Identity Validated and "
-        "Trusted", "Identity Validated and Trusted"};
+        "Identity Validated", "Identity Validated",
+        "Identity Validated and Trusted", "Identity Validated and Trusted"};
     const char *mail = r->signer_email != NULL ? r->signer_email
                                                : "an unnamed mailbox";
     char when[32] = "";
