@@ -78,9 +78,10 @@ ms_result_set(ms_result *r, ms_verdict v, const char *fmt, ...)
 static char *
 matching_email(X509 *x, const char *from)
 {
-    if (from != NULL && ms_x509_has_email(x, from))
-        return ms_strdup(from);
-    return ms_x509_first_email(x);
+    char *m = from != NULL ? ms_x509_matching_email(x, from) : NULL;
+
+    /* Always the certificate's own spelling, never the From's. */
+    return m != NULL ? m : ms_x509_first_email(x);
 }
 
 static void

@@ -75,8 +75,18 @@ ia5_dup(const ASN1_IA5STRING *s)
 bool
 ms_x509_has_email(X509 *x, const char *addr)
 {
+    char *m = ms_x509_matching_email(x, addr);
+    bool found = m != NULL;
+
+    ms_free(m);
+    return found;
+}
+
+char *
+ms_x509_matching_email(X509 *x, const char *addr)
+{
     GENERAL_NAMES *gens;
-    bool found = false;
+    char *found = NULL;
     size_t alen = strlen(addr);
 
     gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
@@ -91,7 +101,7 @@ ms_x509_has_email(X509 *x, const char *addr)
         n = ASN1_STRING_length(g->d.rfc822Name);
         if (n > 0 && ms_ascii_casebytes((const char *)d, (size_t)n, addr,
                                         alen)) {
-            found = true;
+            found = ia5_dup(g->d.rfc822Name);
             break;
         }
     }

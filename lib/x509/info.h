@@ -17,6 +17,8 @@
 int ms_x509_level(X509 *x);
 /* True when SAN holds an rfc822Name equal (case-insensitively) to addr. */
 bool ms_x509_has_email(X509 *x, const char *addr);
+/* The SAN rfc822Name equal to addr (case-insensitively), or NULL. */
+char *ms_x509_matching_email(X509 *x, const char *addr);
 /* The first SAN rfc822Name, or NULL. */
 char *ms_x509_first_email(X509 *x);
 /* Subject attribute nid as UTF-8 (control characters replaced), or NULL. */
