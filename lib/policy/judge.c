@@ -342,7 +342,9 @@ judge_one(ms_signer_eval *ev, judge *j, CMS_SignerInfo *si)
         check_revocation(ev, j, chain, ev->valid_at);
         check_validity(ev, chain, ev->valid_at);
     }
-    level = ms_x509_level(cert);
+    /* The private arc is ours: it counts only under an anchor the caller
+     * gave, never under a public root that merely copied the OIDs. */
+    level = ev->public ? ms_x509_level_public(cert) : ms_x509_level(cert);
     ev->level = level;
     if (j->in->from == NULL)
         apply(ev, MS_VERDICT_MISMATCH, "%s", j->in->from_why);

@@ -37,8 +37,22 @@ oid_level(const char *oid)
     return 0;
 }
 
+static int level_of(X509 *x, bool cab_only);
+
 int
 ms_x509_level(X509 *x)
+{
+    return level_of(x, false);
+}
+
+int
+ms_x509_level_public(X509 *x)
+{
+    return level_of(x, true);
+}
+
+static int
+level_of(X509 *x, bool cab_only)
 {
     CERTIFICATEPOLICIES *pols;
     char oid[128];
@@ -52,6 +66,8 @@ ms_x509_level(X509 *x)
 
         if (OBJ_obj2txt(oid, sizeof(oid), pi->policyid, 1) <= 0 ||
             (size_t)OBJ_obj2txt(NULL, 0, pi->policyid, 1) >= sizeof(oid))
+            continue;
+        if (cab_only && strncmp(oid, "2.23.140.", 9) != 0)
             continue;
         l = oid_level(oid);
         if (l != 0 && (level == 0 || l < level))

@@ -15,6 +15,9 @@
 
 /* 1..4 from the certificate policies (lowest wins), 0 when none. */
 int ms_x509_level(X509 *x);
+/* The same, counting only the CA/Browser Forum OIDs (for chains to a
+ * public root: our private arc means something only under our own CA). */
+int ms_x509_level_public(X509 *x);
 /* True when SAN holds an rfc822Name equal (case-insensitively) to addr. */
 bool ms_x509_has_email(X509 *x, const char *addr);
 /* The SAN rfc822Name equal to addr (case-insensitively), or NULL. */
