@@ -56,15 +56,18 @@ not_ok() {
 check() {
     local name=$1
     local rc
+    local t0=$EPOCHREALTIME
+    local took
     shift
     set +e
     (set -e; "$@") >"$WORK/check.log" 2>&1
     rc=$?
     set -e
+    took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
     if [ "$rc" -eq 0 ]; then
-        ok "$name"
+        ok "$name ($took s)"
     else
-        not_ok "$name"
+        not_ok "$name ($took s)"
         sed 's/^/#   /' "$WORK/check.log"
     fi
 }
@@ -111,9 +114,131 @@ expect_fail() {
     return 0
 }
 
-# py SCRIPT ARGS...: the small byte-exact MIME and JSON helpers.
-py() {
-    python3 "$INTEROP_DIR/mimetool.py" "$@"
+# ------------------------------------------------- byte-exact MIME helpers
+# (awk, sed and base64 rather than a script language: each check runs a
+# dozen of them and must stay fast.)
+
+# mime_head FILE: the header block of the message or entity in FILE.
+mime_head() {
+    sed '/^\r*$/q' "$1"
+}
+
+# mime_body FILE: the body, bytes as they are (after the first empty line).
+mime_body() {
+    sed '1,/^\r*$/d' "$1"
+}
+
+# mime_decoded_body FILE: the body, base64-decoded when the entity says so.
+mime_decoded_body() {
+    if mime_head "$1" | grep -qi '^content-transfer-encoding:[[:space:]]*base64'; then
+        mime_body "$1" | tr -d '\r' | base64 -d
+    else
+        mime_body "$1"
+    fi
+}
+
+# mime_p7m FILE DER: the CMS object of an application/pkcs7-mime message.
+mime_p7m() {
+    mime_head "$1" | tr -d '\n' | grep -qi 'content-type:[[:space:]]*application/pkcs7-mime'
+    mime_body "$1" | tr -d '\r' | base64 -d >"$2"
+    test -s "$2"
+}
+
+# mime_split_signed FILE CONTENT SIG: CONTENT gets the first part of the
+# multipart/signed message FILE exactly as signed (the CRLF before the next
+# delimiter belongs to the delimiter), SIG the decoded signature part.
+mime_split_signed() {
+    awk -v content="$2" -v sigpart="$3.part" '
+    function flush_line(last) {
+        if (have) {
+            if (last)
+                sub(/\r$/, "", held)
+            printf "%s%s", held, (last ? "" : "\n") > (part == 1 ? content : sigpart)
+        }
+        have = 0
+    }
+    BEGIN { state = 0; part = 0; have = 0 }
+    state == 0 {
+        line = $0
+        sub(/\r$/, "", line)
+        if (line == "") {
+            if (tolower(ct) !~ /^content-type:[ \t]*multipart\/signed/)
+                exit 3
+            if (!match(ct, /[Bb][Oo][Uu][Nn][Dd][Aa][Rr][Yy]="?[^";]+/))
+                exit 4
+            b = substr(ct, RSTART + 9, RLENGTH - 9)
+            sub(/^"/, "", b)
+            state = 1
+            next
+        }
+        if (line ~ /^[ \t]/) {
+            if (in_ct)
+                ct = ct line
+            next
+        }
+        in_ct = (tolower(line) ~ /^content-type:/)
+        if (in_ct)
+            ct = line
+        next
+    }
+    {
+        line = $0
+        sub(/\r$/, "", line)
+        sub(/[ \t]+$/, "", line)
+        if (line == "--" b || line == "--" b "--") {
+            flush_line(1)
+            part++
+            if (line == "--" b "--")
+                exit 0
+            next
+        }
+        if (part == 1 || part == 2) {
+            flush_line(0)
+            held = $0
+            have = 1
+        }
+    }
+    END { if (part < 3) exit 5 }' "$1"
+    mime_decoded_body "$3.part" >"$3"
+    test -s "$2"
+    test -s "$3"
+}
+
+# flip_byte IN OUT OFFSET: OUT is IN with the low bit of byte OFFSET flipped.
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$3" -N1 "$1" | tr -d ' ')
+    cp "$1" "$2"
+    # shellcheck disable=SC2059 # the format is the octal escape
+    printf "$(printf '\\%03o' $((b ^ 1)))" |
+        dd of="$2" bs=1 seek="$3" conv=notrunc status=none
+    ! cmp -s "$1" "$2"
+}
+
+# json_expect FILE FILTER VALUE...: in the JSON object in FILE, each jq
+# FILTER (.verdict, .signer.email) gives the compact JSON text VALUE
+# ('"validated"' quoted, null bare).
+json_expect() {
+    local file=$1
+    local got
+    shift
+    while [ $# -ge 2 ]; do
+        got=$(jq -c "$1" "$file")
+        if [ "$got" != "$2" ]; then
+            echo "json: $1 is $got, want $2"
+            return 1
+        fi
+        shift 2
+    done
+}
+
+# jstr WORD: WORD as a JSON string, or null for "null".
+jstr() {
+    if [ "$1" = null ]; then
+        echo null
+    else
+        printf '"%s"\n' "$1"
+    fi
 }
 
 # ---------------------------------------------------------------- messages
@@ -222,47 +347,45 @@ same_text() {
 
 # ------------------------------------------------------------ mailseal side
 
-# ms_verify_expect MSG VERDICT LEVEL: mailseal verify --json gives VERDICT
-# and LEVEL ("null" for none), exits 0 for an accepting verdict, and the
-# JSON "from" equals the signer's mailbox.
+# ms_verify_expect MSG VERDICT LEVEL EMAIL: mailseal verify --json gives
+# VERDICT, LEVEL ("null" for none) and signer EMAIL (which the From field
+# holds), and exits 0 exactly for an accepting verdict.
 ms_verify_expect() {
     local msg=$1
-    local verdict=$2
-    local level=$3
     local rc=0
     "$MS" verify --trust "$PKI/root.pem" --offline --no-system-trust --json \
         <"$msg" >"$msg.json" || rc=$?
     cat "$msg.json"
-    py json-expect "$msg.json" verdict "$verdict" level "$level"
-    case "$verdict" in
+    json_expect "$msg.json" .verdict "$(jstr "$2")" .level "$(jstr "$3")" \
+        .signer.email "$(jstr "$4")" .from "$(jstr "$4")"
+    case "$2" in
     validated | mailbox-validated | signed) [ "$rc" -eq 0 ] ;;
     *) [ "$rc" -eq 1 ] ;;
     esac
 }
 
-# ms_open_expect MSG ENC-CERT ENC-KEY VERDICT LEVEL BODY-LINE: mailseal
-# open decrypts and verifies MSG; the JSON verdict and level match, and the
-# cleartext written with --output carries the verdict header and BODY-LINE.
+# ms_open_expect MSG ENC-CERT ENC-KEY VERDICT LEVEL EMAIL BODY-LINE: mailseal
+# open decrypts and verifies MSG: the JSON verdict, level and signer match,
+# and the cleartext written with --output carries the verdict header and
+# the line BODY-LINE.
 ms_open_expect() {
     local msg=$1
-    local cert=$2
-    local key=$3
     local verdict=$4
-    local level=$5
-    local line=$6
-    "$MS" open --cert "$cert" --key "$key" --trust "$PKI/root.pem" --offline \
-        --no-system-trust --json --output "$msg.open" <"$msg" >"$msg.json"
+    "$MS" open --cert "$PKI/$2.pem" --key "$PKI/$3.key" --trust "$PKI/root.pem" \
+        --offline --no-system-trust --json --output "$msg.open" \
+        <"$msg" >"$msg.json"
     cat "$msg.json"
-    py json-expect "$msg.json" verdict "$verdict" level "$level" encrypted true
-    grep -q "^X-Mailseal-Verdict: $verdict"$'\r'"\?$" "$msg.open"
-    tr -d '\r' <"$msg.open" | grep -Fxq -- "$line"
+    json_expect "$msg.json" .verdict "$(jstr "$verdict")" .level "$(jstr "$5")" \
+        .signer.email "$(jstr "$6")" .encrypted true
+    mime_head "$msg.open" | tr -d '\r' | grep -qx "X-Mailseal-Verdict: $verdict"
+    tr -d '\r' <"$msg.open" | grep -Fxq -- "$7"
 }
 
-# ms_decrypt_expect MSG ENC-CERT ENC-KEY BODY-FILE: mailseal decrypt gives a
-# message whose body is the text in BODY-FILE.
+# ms_decrypt_expect MSG ENC-CERT ENC-KEY BODY-FILE: mailseal decrypt and
+# mailseal open give a message whose body is the text in BODY-FILE.
 ms_decrypt_expect() {
-    "$MS" decrypt --cert "$2" --key "$3" <"$1" >"$1.dec"
-    py body "$1.dec" >"$1.body"
+    "$MS" decrypt --cert "$PKI/$2.pem" --key "$PKI/$3.key" <"$1" >"$1.dec"
+    mime_body "$1.dec" >"$1.body"
     same_text "$1.body" "$4"
 }
 
@@ -277,16 +400,10 @@ p12_3des() {
         -passout pass:interop -out "$2"
 }
 
-# gpgsm_setup: a throw-away GNUPGHOME with the test root marked trusted for
-# S/MIME in trustlist.txt and the four issuing CAs imported. The whole batch
-# configuration is two gpgsm.conf lines: no CRL checks (the test CAs publish
-# no CRL distribution points) and no dirmngr (no network). The policy check
-# needs nothing: our policy OIDs are not critical, so gpgsm only notes them.
-# Keys are imported with --pinentry-mode loopback, which gpg-agent 2.2
-# allows by default, reading the passphrase from fd 3.
-gpgsm_setup() {
-    local fpr
-    local f
+# gpgsm_home: picks and exports GNUPGHOME. Called in the script's own shell
+# (not under check, whose subshell would lose the variable), so that the
+# exit trap stops the gpg-agent started for it.
+gpgsm_home() {
     GNUPGHOME="$WORK/gnupg"
     # gpg-agent's socket lives in GNUPGHOME; sun_path holds 108 bytes.
     if [ ${#GNUPGHOME} -gt 80 ]; then
@@ -295,37 +412,48 @@ gpgsm_setup() {
     fi
     export GNUPGHOME
     mkdir -p -m 700 "$GNUPGHOME"
+}
+
+# gpgsm_setup: fills the throw-away GNUPGHOME: the test root marked trusted
+# for S/MIME in trustlist.txt and the four issuing CAs imported. The whole
+# batch configuration is two gpgsm.conf lines: no CRL checks (the test CAs
+# publish no CRL distribution points) and no dirmngr (no network). The
+# policy check needs nothing: our policy OIDs are not critical, so gpgsm
+# only notes them. Keys are imported with --pinentry-mode loopback, which
+# gpg-agent 2.2 allows by default, the passphrase coming from fd 3.
+gpgsm_setup() {
+    local fpr
+    local f
     printf 'disable-crl-checks\ndisable-dirmngr\n' >"$GNUPGHOME/gpgsm.conf"
     fpr=$(openssl x509 -in "$PKI/root.pem" -noout -fingerprint -sha1 |
         sed 's/^.*=//; s/://g')
     printf '%s S\n' "$fpr" >"$GNUPGHOME/trustlist.txt"
     printf 'interop\n' >"$WORK/gpgsm.pass"
     for f in root ca-v1 ca-v2 ca-v3 ca-v4; do
-        gpgsm --batch --import "$PKI/$f.pem"
+        gpgsm --homedir "$GNUPGHOME" --batch --import "$PKI/$f.pem"
     done
 }
 
 # gpgsm_import_key NAME: imports NAME.pem + NAME.key (via PKCS#12).
 gpgsm_import_key() {
     p12_3des "$1" "$WORK/$1.gpgsm.p12"
-    gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 \
-        --import "$WORK/$1.gpgsm.p12" 3<"$WORK/gpgsm.pass"
-    gpgsm --batch --list-secret-keys | grep -q .
+    gpgsm --homedir "$GNUPGHOME" --batch --pinentry-mode loopback \
+        --passphrase-fd 3 --import "$WORK/$1.gpgsm.p12" 3<"$WORK/gpgsm.pass"
+    gpgsm --homedir "$GNUPGHOME" --batch --list-secret-keys | grep -q .
 }
 
 # gpgsm_b ARGS...: gpgsm in batch mode, passphrase on fd 3, status on fd 4
-# (to $WORK/gpgsm.status).
+# (to $WORK/gpgsm.status). --homedir: never the user's own ~/.gnupg.
 gpgsm_b() {
-    gpgsm --batch --pinentry-mode loopback --passphrase-fd 3 --status-fd 4 \
-        "$@" 3<"$WORK/gpgsm.pass" 4>"$WORK/gpgsm.status"
+    gpgsm --homedir "$GNUPGHOME" --batch --pinentry-mode loopback \
+        --passphrase-fd 3 --status-fd 4 "$@" 3<"$WORK/gpgsm.pass" 4>"$WORK/gpgsm.status"
 }
 
 # nss_setup: an NSS database (no password) trusting the test root for
 # S/MIME ("C,C,C"), with the issuing CAs added without trust.
-NSSDB=""
+NSSDB="sql:$WORK/nssdb"
 nss_setup() {
     local n
-    NSSDB="sql:$WORK/nssdb"
     mkdir -p "$WORK/nssdb"
     certutil -N -d "$NSSDB" --empty-password
     certutil -A -d "$NSSDB" -n root -t C,C,C -i "$PKI/root.pem"
@@ -360,5 +488,14 @@ nss_decode_expect() {
     head -n 3 "$out.raw"
     grep -q 'nsigners=1;' "$out.raw"
     grep -q 'signer0.status=GoodSignature;' "$out.raw"
-    py nss-content "$out.raw" "$out"
+    nss_content "$out.raw" "$out"
+}
+
+# nss_content RAW OUT: OUT gets RAW (cmsutil -D -h output) without the
+# "SMIME:" header field cmsutil puts before the content.
+nss_content() {
+    local n
+    n=$(awk 'NR == 1 && !/^SMIME:/ { exit 1 }
+             NR > 1 && !/^\t/ { print NR; exit }' "$1")
+    tail -n +"$n" "$1" >"$2"
 }

@@ -3,7 +3,7 @@
 # it encrypts (CBC + PKCS#1 v1.5, GCM, OAEP, ECDH, seal) openssl decrypts.
 # Usage: to-openssl.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
 . "$(dirname "$0")/common.sh"
-require openssl python3
+require openssl jq
 
 # ossl_verify MSG OUT: openssl cms -verify with the S/MIME signing purpose.
 ossl_verify() {
@@ -18,7 +18,7 @@ sign_detached() {
         --chain "$PKI/v2-chain.pem" --encryption-cert "$PKI/v2-enc.pem" \
         <plain.eml >detached.eml
     ossl_verify detached.eml detached.out
-    py split-signed detached.eml detached.content detached.p7s
+    mime_split_signed detached.eml detached.content detached.p7s
     same_text detached.out detached.content
     grep -q '^Hello from mailseal\.' detached.out
 }
@@ -62,7 +62,7 @@ sign_8bit() {
     # the signed message itself is 7-bit
     expect_fail grep -q -P '[\x80-\xff]' 8bit-signed.eml
     ossl_verify 8bit-signed.eml 8bit.out
-    py decoded-body 8bit.out >8bit.decoded
+    mime_decoded_body 8bit.out >8bit.decoded
     same_text 8bit.decoded 8bit.txt
 }
 
@@ -109,12 +109,8 @@ encrypt_gcm() {
 
 encrypt_gcm_tag_tampered() {
     # flip one bit of the ciphertext: openssl must refuse the tag
-    py p7m gcm.eml gcm.der
-    python3 -c '
-import sys
-d = bytearray(open(sys.argv[1], "rb").read())
-d[len(d) - 40] ^= 1
-open(sys.argv[2], "wb").write(d)' gcm.der gcm-bad.der
+    mime_p7m gcm.eml gcm.der
+    flip_byte gcm.der gcm-bad.der $(($(stat -c %s gcm.der) - 40))
     expect_fail openssl cms -decrypt -inform DER -in gcm-bad.der \
         -recip "$PKI/v3-enc.pem" -inkey "$PKI/v3-enc.key" -out gcm-bad.out
 }
