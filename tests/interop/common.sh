@@ -60,7 +60,11 @@ check() {
     local took
     shift
     set +e
-    (set -e; "$@") >"$WORK/check.log" 2>&1
+    (
+        set -eE
+        trap 'echo "failed: $BASH_COMMAND"' ERR
+        "$@"
+    ) >"$WORK/check.log" 2>&1
     rc=$?
     set -e
     took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
@@ -365,18 +369,24 @@ ms_verify_expect() {
 }
 
 # ms_open_expect MSG ENC-CERT ENC-KEY VERDICT LEVEL EMAIL BODY-LINE: mailseal
-# open decrypts and verifies MSG: the JSON verdict, level and signer match,
-# and the cleartext written with --output carries the verdict header and
-# the line BODY-LINE.
+# open decrypts and verifies MSG: the JSON verdict, level and signer email
+# match (null for an unsigned message), it exits 0 exactly for an accepting
+# verdict, and the cleartext written with --output carries the verdict
+# header and the line BODY-LINE.
 ms_open_expect() {
     local msg=$1
     local verdict=$4
+    local rc=0
     "$MS" open --cert "$PKI/$2.pem" --key "$PKI/$3.key" --trust "$PKI/root.pem" \
         --offline --no-system-trust --json --output "$msg.open" \
-        <"$msg" >"$msg.json"
+        <"$msg" >"$msg.json" || rc=$?
     cat "$msg.json"
     json_expect "$msg.json" .verdict "$(jstr "$verdict")" .level "$(jstr "$5")" \
         .signer.email "$(jstr "$6")" .encrypted true
+    case "$verdict" in
+    validated | mailbox-validated | signed) [ "$rc" -eq 0 ] ;;
+    *) [ "$rc" -eq 1 ] ;;
+    esac
     mime_head "$msg.open" | tr -d '\r' | grep -qx "X-Mailseal-Verdict: $verdict"
     tr -d '\r' <"$msg.open" | grep -Fxq -- "$7"
 }
