@@ -16,9 +16,10 @@ if [ $# -ne 3 ]; then
     echo "usage: $0 MAILSEAL_CLI PKI_DIR SCRATCH_DIR" >&2
     exit 2
 fi
-MS=$1
-PKI=$2
-WORK=$3
+# absolute: the script works from inside SCRATCH_DIR
+MS=$(realpath -m -- "$1")
+PKI=$(realpath -m -- "$2")
+WORK=$(realpath -m -- "$3")
 INTEROP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 rm -rf "$WORK"
