@@ -153,6 +153,24 @@ check "openssl cms rejects the detached message with a changed body" sign_detach
 check "mailseal sign --opaque verifies with openssl cms" sign_opaque
 check "mailseal sign with a P-256 key verifies with openssl cms" sign_ec
 check "mailseal sign of an 8-bit UTF-8 body verifies, text intact" sign_8bit
+# Regression: seal without --encryption-cert used to add the sender's
+# signing-only certificate as a recipient (gpgsm: "certificate should not
+# have been used for encryption"), and encrypt took any certificate.
+seal_no_signing_only_recipient() {
+    message plain.eml "Info <info@example.com>" "seal" "No copy to a signing key."
+    "$MS" seal --cert "$PKI/v3-sign.pem" --key "$PKI/v3-sign.key" \
+        --chain "$PKI/v3-chain.pem" --recipient-cert "$PKI/v2-enc.pem" \
+        <plain.eml >sealed-nocopy.eml
+    cms_print sealed-nocopy.eml >sealed-nocopy.asn1
+    [ "$(grep -c 'd.ktri:' sealed-nocopy.asn1)" -eq 1 ]
+    expect_fail ossl_decrypt sealed-nocopy.eml v3-sign v3-sign nocopy.out
+    ossl_decrypt sealed-nocopy.eml v2-enc v2-enc nocopy.out
+    expect_fail "$MS" encrypt --recipient-cert "$PKI/v2-sign.pem" \
+        --cipher aes-256-gcm <plain.eml >refused.eml
+    expect_fail "$MS" encrypt --recipient-cert "$PKI/ec-sign.pem" \
+        --cipher aes-256-gcm <plain.eml >refused.eml
+}
+
 check "mailseal encrypt aes-256-cbc, PKCS#1 v1.5: openssl decrypts" encrypt_cbc_pkcs1
 check "mailseal encrypt refuses aes-256-cbc for an unsigned message" encrypt_cbc_unsigned_refused
 check "mailseal encrypt aes-256-gcm (AuthEnvelopedData): openssl decrypts" encrypt_gcm
@@ -160,4 +178,5 @@ check "openssl refuses the GCM message with a flipped ciphertext bit" encrypt_gc
 check "mailseal encrypt --key-transport oaep: openssl decrypts" encrypt_oaep
 check "mailseal encrypt to a P-256 recipient (ECDH): openssl decrypts" encrypt_ec
 check "mailseal seal: openssl decrypts (recipient and sender), inner verifies" seal_roundtrip
+check "mailseal seal/encrypt never encrypt to a signing-only certificate" seal_no_signing_only_recipient
 finish
