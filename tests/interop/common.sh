@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # common.sh - shared helpers of the interop scripts; sourced, never run.
 #
 # Every script is called as:  SCRIPT MAILSEAL_CLI PKI_DIR SCRATCH_DIR
@@ -20,7 +21,6 @@ fi
 MS=$(realpath -m -- "$1")
 PKI=$(realpath -m -- "$2")
 WORK=$(realpath -m -- "$3")
-INTEROP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -422,7 +422,8 @@ gpgsm_home() {
         GNUPGHOME=$GNUPG_TMP
     fi
     export GNUPGHOME
-    mkdir -p -m 700 "$GNUPGHOME"
+    mkdir -p "$GNUPGHOME"
+    chmod 700 "$GNUPGHOME"
 }
 
 # gpgsm_setup: fills the throw-away GNUPGHOME: the test root marked trusted

@@ -1,10 +1,12 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions run indirectly, via check
 # from-gpgsm.sh - what GnuPG gpgsm signs (detached and opaque) mailseal
 # verifies with the right verdict and level; what gpgsm encrypts mailseal
 # decrypt and mailseal open decrypt. gpgsm writes only the CMS object (BER,
 # indefinite lengths); the MIME around it is built here, as a mail client
 # using gpgsm would.
 # Usage: from-gpgsm.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
+# shellcheck source=tests/interop/common.sh
 . "$(dirname "$0")/common.sh"
 require openssl jq gpgsm gpgconf
 

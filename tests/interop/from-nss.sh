@@ -1,10 +1,12 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions run indirectly, via check
 # from-nss.sh - what NSS cmsutil (the library of Thunderbird) signs,
 # detached and opaque, mailseal verifies with the right verdict and level;
 # what cmsutil encrypts mailseal decrypt and mailseal open decrypt. cmsutil
 # writes only the CMS object; the MIME around it is built here, as
 # Thunderbird does.
 # Usage: from-nss.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
+# shellcheck source=tests/interop/common.sh
 . "$(dirname "$0")/common.sh"
 require openssl jq certutil cmsutil pk12util
 

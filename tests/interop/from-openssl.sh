@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions run indirectly, via check
 # from-openssl.sh - what openssl cms and openssl smime sign mailseal
 # verifies with the right verdict and level; what openssl cms encrypts
 # (AES-256-CBC, AES-256-GCM, RSAES-OAEP, ECDH) mailseal decrypt and
 # mailseal open decrypt.
 # Usage: from-openssl.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
+# shellcheck source=tests/interop/common.sh
 . "$(dirname "$0")/common.sh"
 require openssl jq
 

@@ -1,8 +1,10 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions run indirectly, via check
 # to-gpgsm.sh - what mailseal signs verifies with GnuPG gpgsm, and what it
 # encrypts with AES-256-CBC and PKCS#1 v1.5 key transport gpgsm decrypts
 # (Debian 12's gpgsm 2.2 knows neither AuthEnvelopedData nor RSAES-OAEP).
 # Usage: to-gpgsm.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
+# shellcheck source=tests/interop/common.sh
 . "$(dirname "$0")/common.sh"
 require openssl jq gpgsm gpgconf
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions run indirectly, via check
 # to-nss.sh - what mailseal signs verifies with NSS cmsutil (the library of
 # Thunderbird), and what it encrypts with AES-256-CBC and PKCS#1 v1.5 key
 # transport cmsutil decrypts (NSS 3.87 knows neither AuthEnvelopedData nor
@@ -6,6 +7,7 @@
 # multipart/signed (with the signed part as detached content) or the
 # application/pkcs7-mime body, base64-decoded.
 # Usage: to-nss.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
+# shellcheck source=tests/interop/common.sh
 . "$(dirname "$0")/common.sh"
 require openssl jq certutil cmsutil pk12util
 

@@ -1,7 +1,9 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # the test functions run indirectly, via check
 # to-openssl.sh - what mailseal signs verifies with openssl cms, and what
 # it encrypts (CBC + PKCS#1 v1.5, GCM, OAEP, ECDH, seal) openssl decrypts.
 # Usage: to-openssl.sh MAILSEAL_CLI PKI_DIR SCRATCH_DIR
+# shellcheck source=tests/interop/common.sh
 . "$(dirname "$0")/common.sh"
 require openssl jq
 
