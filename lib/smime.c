@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <mailseal/smime.h>
 
@@ -100,14 +101,38 @@ push_cert(ms_recipients *r, X509 *x, unsigned caps, ms_error *err)
     return 0;
 }
 
+/*
+ * RFC 5280 4.2.1.3: a keyUsage extension, when present, must allow the key
+ * management the recipient's key takes part in: keyAgreement for EC (ECDH),
+ * keyEncipherment for RSA key transport.
+ */
+static bool
+can_encrypt_to(X509 *x)
+{
+    uint32_t ku = X509_get_key_usage(x); /* UINT32_MAX: no extension */
+    EVP_PKEY *pk = X509_get0_pubkey(x);  /* borrowed */
+
+    if (pk == NULL)
+        return false;
+    if (EVP_PKEY_is_a(pk, "EC"))
+        return (ku & KU_KEY_AGREEMENT) != 0;
+    return (ku & KU_KEY_ENCIPHERMENT) != 0;
+}
+
 static int
 push_stack(ms_recipients *r, STACK_OF(X509) *sk, unsigned caps,
            ms_error *err)
 {
     int rc = 0;
 
-    for (int i = 0; rc == 0 && i < sk_X509_num(sk); i++)
+    for (int i = 0; rc == 0 && i < sk_X509_num(sk); i++) {
+        if (!can_encrypt_to(sk_X509_value(sk, i)))
+            return ms_error_set(err, MS_EPOLICY,
+                                "recipient certificate %d: its key usage "
+                                "does not allow encryption",
+                                i + 1);
         rc = push_cert(r, sk_X509_value(sk, i), caps, err);
+    }
     return rc;
 }
 
@@ -146,6 +171,14 @@ ms_recipients_add_self(ms_recipients *r, const ms_identity *id, ms_error *err)
 {
     X509 *x = id->enc_cert != NULL ? id->enc_cert : id->cert;
 
+    if (!can_encrypt_to(x)) {
+        /* A signing-only certificate gets no copy; a named one must fit. */
+        if (id->enc_cert == NULL)
+            return 0;
+        return ms_error_set(err, MS_EPOLICY,
+                            "the encryption certificate's key usage does "
+                            "not allow encryption");
+    }
     for (size_t i = 0; i < r->n; i++) {
         if (X509_cmp(r->r[i].cert, x) == 0)
             return 0;

@@ -58,12 +58,16 @@ typedef struct ms_recipients ms_recipients;
 
 MS_EXPORT int ms_recipients_new(ms_recipients **out, ms_error *err);
 MS_EXPORT void ms_recipients_free(ms_recipients *r);
-/* Adds every certificate of path, each with capabilities caps (MS_CAP_*). */
+/* Adds every certificate of path, each with capabilities caps (MS_CAP_*).
+ * MS_EPOLICY when a certificate's keyUsage forbids encrypting to it (RSA
+ * without keyEncipherment, EC without keyAgreement). */
 MS_EXPORT int ms_recipients_add_file(ms_recipients *r, const char *path,
                                      unsigned caps, ms_error *err);
 MS_EXPORT int ms_recipients_add_mem(ms_recipients *r, const void *der_or_pem,
                                     size_t len, unsigned caps, ms_error *err);
-/* Adds id's encryption certificate (or its signing one when it has none). */
+/* Adds id's encryption certificate, or its signing one when it has none and
+ * that one's keyUsage allows encryption (else nothing: no sender copy).
+ * MS_EPOLICY when the encryption certificate's keyUsage forbids it. */
 MS_EXPORT int ms_recipients_add_self(ms_recipients *r, const ms_identity *id,
                                      ms_error *err);
 MS_EXPORT size_t ms_recipients_count(const ms_recipients *r);
