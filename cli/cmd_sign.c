@@ -64,10 +64,8 @@ load_recipients(ms_recipients **r, const cli_opts *o, const char *cmd,
     if (ms_recipients_new(r, &err) != 0)
         return cli_fail(cmd, &err);
     for (size_t i = 0; i < o->nrcpt; i++) {
-        if (ms_recipients_add_file(*r, o->rcpt[i], 0, &err) != 0) {
-            cli_error(cmd, "%s", err.msg);
-            return EXIT_USAGE;
-        }
+        if (ms_recipients_add_file(*r, o->rcpt[i], 0, &err) != 0)
+            return cli_fail(cmd, &err); /* policy refusals exit 1 */
     }
     return EXIT_OK;
 }

@@ -87,9 +87,18 @@ ms_build_split(ms_buf *outer, ms_buf *entity, const ms_mime *m,
         rc = APPEND(entity, "Content-Transfer-Encoding: base64\r\n");
     if (rc == 0)
         rc = APPEND(entity, "\r\n");
-    if (rc == 0)
+    if (rc == 0 && reencode && strncmp(top->type, "text/", 5) == 0) {
+        /* Text is canonical with CRLF line ends before it is encoded. */
+        ms_buf canon;
+
+        ms_buf_init(&canon, 0);
+        if ((rc = ms_mime_canon_crlf(&canon, body, blen)) == 0)
+            rc = ms_base64_encode_lines(entity, canon.data, canon.len);
+        ms_buf_cleanup(&canon);
+    } else if (rc == 0) {
         rc = reencode ? ms_base64_encode_lines(entity, body, blen)
                       : ms_mime_canon_crlf(entity, body, blen);
+    }
     return rc;
 }
 
