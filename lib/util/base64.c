@@ -61,6 +61,7 @@ int
 ms_base64_decode(ms_buf *out, const void *text, size_t len)
 {
     const unsigned char *p = text;
+    size_t start = out->len;
     unsigned v = 0;
     int n = 0, pad = 0, rc, d;
 
@@ -73,13 +74,13 @@ ms_base64_decode(ms_buf *out, const void *text, size_t len)
             continue;
         if (c == '=') {
             if (n < 2)
-                return MS_EMALFORMED;
+                goto bad;
             pad++;
             n++;
             v <<= 6;
         } else {
             if (pad > 0 || (d = value(c)) < 0)
-                return MS_EMALFORMED;
+                goto bad;
             v = (v << 6) | (unsigned)d;
             n++;
         }
@@ -96,14 +97,19 @@ ms_base64_decode(ms_buf *out, const void *text, size_t len)
                 for (size_t j = i + 1; j < len; j++) {
                     if (p[j] != ' ' && p[j] != '\t' && p[j] != '\r' &&
                         p[j] != '\n')
-                        return MS_EMALFORMED;
+                        goto bad;
                 }
                 break;
             }
         }
     }
     if (n != 0)
-        return MS_EMALFORMED;
+        goto bad;
     out->data[out->len] = '\0';
     return 0;
+bad:
+    /* A failed append leaves the old contents intact. */
+    out->len = start;
+    out->data[out->len] = '\0';
+    return MS_EMALFORMED;
 }

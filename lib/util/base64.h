@@ -8,7 +8,8 @@
 int ms_base64_encode_lines(ms_buf *out, const void *data, size_t len);
 /*
  * Appends the bytes encoded in text, skipping whitespace. MS_EMALFORMED on
- * any other character, bad padding or data after the padding.
+ * any other character, bad padding or data after the padding; on any
+ * failure out is left as it was.
  */
 int ms_base64_decode(ms_buf *out, const void *text, size_t len);
 
