@@ -150,6 +150,17 @@ expect(const char **p, const char *set)
     return 0;
 }
 
+/* Days in month mo (1..12) of year y (proleptic Gregorian). */
+static int
+month_days(int y, int mo)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30,
+                                 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 /* Days from 1970-01-01 to the given UTC civil date (proleptic Gregorian). */
 static time_t
 civil_to_epoch(const struct tm *tm)
@@ -199,8 +210,8 @@ ms_time_parse(time_t *out, const char *s, ms_error *err)
     } else {
         goto bad;
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || sec > 60 || oh > 23 || om > 59)
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) ||
+        h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
         goto bad;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
