@@ -234,7 +234,11 @@ parse_content_type(walk *w, ms_mime_part *p)
         char *low = lower_dup(mt);
 
         g_free(mt);
-        if (low == NULL || strlen(low) >= sizeof(p->type)) {
+        if (low == NULL) {
+            rc = ms_error_set(w->err, MS_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (strlen(low) >= sizeof(p->type)) {
             ms_free(low);
             rc = ms_error_set(w->err, MS_EMALFORMED, "bad Content-Type");
             goto out;
@@ -440,11 +444,13 @@ walk_entity(walk *w, int idx)
     if ((rc = scan_headers(w, p)) != 0 || (rc = parse_content_type(w, p)) != 0)
         return rc;
     ms_buf_init(&v, w->lim->max_header_line);
-    if (ms_mime_header(&v, w->m, p, "Content-Disposition") == 0 &&
-        v.len >= 10 && ms_ascii_casebytes((const char *)v.data, 10,
-                                          "attachment", 10))
+    rc = ms_mime_header(&v, w->m, p, "Content-Disposition");
+    if (rc == 0 && v.len >= 10 &&
+        ms_ascii_casebytes((const char *)v.data, 10, "attachment", 10))
         p->attachment = true;
     ms_buf_cleanup(&v);
+    if (rc == MS_ENOMEM)
+        return ms_error_set(w->err, rc, "out of memory");
     if (strncmp(p->type, "multipart/", 10) == 0)
         return walk_multipart(w, idx);
     if (strcmp(p->type, "message/rfc822") == 0) {
