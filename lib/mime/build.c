@@ -66,18 +66,23 @@ ms_build_split(ms_buf *outer, ms_buf *entity, const ms_mime *m,
                !already_encoded(m) && needs_encoding(body, blen);
     ms_hdr_iter_init(&it, m->data + top->start, top->hdr_end - top->start);
     while (rc == 0 && ms_hdr_next(&it, &n, &nl, &v, &vl, &f, &fl)) {
+        ms_buf *dst;
+
         if (ms_hdr_is_content(n, nl)) {
             if (ms_ascii_casebytes(n, nl, "Content-Type", 12))
                 has_ct = true;
             if (reencode &&
                 ms_ascii_casebytes(n, nl, "Content-Transfer-Encoding", 25))
                 continue;
-            rc = ms_mime_canon_crlf(entity, f, fl);
+            dst = entity;
         } else if (!is_mime_version(n, nl)) {
-            rc = ms_mime_canon_crlf(outer, f, fl);
+            dst = outer;
+        } else {
+            continue; /* replaced by our own MIME-Version below */
         }
+        rc = ms_mime_canon_crlf(dst, f, fl);
         if (rc == 0 && fl > 0 && f[fl - 1] != '\n')
-            rc = APPEND(ms_hdr_is_content(n, nl) ? entity : outer, "\r\n");
+            rc = APPEND(dst, "\r\n");
     }
     if (rc == 0)
         rc = APPEND(outer, "MIME-Version: 1.0\r\n");
