@@ -33,19 +33,21 @@ needs_encoding(const unsigned char *p, size_t len)
     return false;
 }
 
-static bool
-already_encoded(const ms_mime *m)
+/* *enc: is the top-level body base64 or quoted-printable? */
+static int
+already_encoded(const ms_mime *m, bool *enc)
 {
     ms_buf v;
-    bool enc = false;
+    int rc;
 
+    *enc = false;
     ms_buf_init(&v, 4096);
-    if (ms_mime_header(&v, m, &m->parts[0], "Content-Transfer-Encoding") ==
-        0)
-        enc = ms_ascii_caseeq((const char *)v.data, "base64") ||
-              ms_ascii_caseeq((const char *)v.data, "quoted-printable");
+    rc = ms_mime_header(&v, m, &m->parts[0], "Content-Transfer-Encoding");
+    if (rc == 0)
+        *enc = ms_ascii_caseeq((const char *)v.data, "base64") ||
+               ms_ascii_caseeq((const char *)v.data, "quoted-printable");
     ms_buf_cleanup(&v);
-    return enc;
+    return rc == MS_ENOMEM ? rc : 0;
 }
 
 int
@@ -58,12 +60,14 @@ ms_build_split(ms_buf *outer, ms_buf *entity, const ms_mime *m,
     ms_hdr_iter it;
     const char *n, *v, *f;
     size_t nl, vl, fl;
-    bool has_ct = false, reencode = false;
+    bool has_ct = false, reencode = false, encoded = false;
     int rc = 0;
 
+    if (for_signing && (rc = already_encoded(m, &encoded)) != 0)
+        return rc;
     reencode = for_signing && strncmp(top->type, "multipart/", 10) != 0 &&
-               strcmp(top->type, "message/rfc822") != 0 &&
-               !already_encoded(m) && needs_encoding(body, blen);
+               strcmp(top->type, "message/rfc822") != 0 && !encoded &&
+               needs_encoding(body, blen);
     ms_hdr_iter_init(&it, m->data + top->start, top->hdr_end - top->start);
     while (rc == 0 && ms_hdr_next(&it, &n, &nl, &v, &vl, &f, &fl)) {
         ms_buf *dst;
