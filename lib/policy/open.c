@@ -104,10 +104,18 @@ judge_der(opening *o, const ms_mime *m, const unsigned char *der,
     ms_judge_in in;
     char *from = NULL;
     const char *why = NULL;
+    int rc;
 
     memset(&in, 0, sizeof(in));
-    if (o->r->from == NULL && ms_mime_from(&from, m, &why) == 0)
-        o->r->from = from;
+    if (o->r->from == NULL) {
+        rc = ms_mime_from(&from, m, &why);
+        if (rc == MS_ENOMEM) {
+            ms_result_set(o->r, MS_VERDICT_ERROR, "out of memory");
+            return;
+        }
+        if (rc == 0)
+            o->r->from = from;
+    }
     in.v = o->v;
     in.der = der;
     in.derlen = derlen;
@@ -267,9 +275,12 @@ judge_message(opening *o)
     if (o->r->from == NULL) {
         char *from = NULL;
         const char *why;
+        int rc = ms_mime_from(&from, &m, &why);
 
-        if (ms_mime_from(&from, &m, &why) == 0)
+        if (rc == 0)
             o->r->from = from;
+        else if (rc == MS_ENOMEM)
+            ms_result_set(o->r, MS_VERDICT_ERROR, "out of memory");
     }
     ms_mime_cleanup(&m);
 }
