@@ -88,26 +88,14 @@ ia5_dup(const ASN1_IA5STRING *s)
     return ms_strndup((const char *)d, (size_t)n);
 }
 
-bool
-ms_x509_has_email(X509 *x, const char *addr)
+/* The SAN rfc822Name equal (case-insensitively) to addr, or NULL. */
+static const ASN1_IA5STRING *
+find_email(const GENERAL_NAMES *gens, const char *addr)
 {
-    char *m = ms_x509_matching_email(x, addr);
-    bool found = m != NULL;
-
-    ms_free(m);
-    return found;
-}
-
-char *
-ms_x509_matching_email(X509 *x, const char *addr)
-{
-    GENERAL_NAMES *gens;
-    char *found = NULL;
     size_t alen = strlen(addr);
 
-    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-        GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
         const unsigned char *d;
         int n;
 
@@ -116,11 +104,35 @@ ms_x509_matching_email(X509 *x, const char *addr)
         d = ASN1_STRING_get0_data(g->d.rfc822Name);
         n = ASN1_STRING_length(g->d.rfc822Name);
         if (n > 0 && ms_ascii_casebytes((const char *)d, (size_t)n, addr,
-                                        alen)) {
-            found = ia5_dup(g->d.rfc822Name);
-            break;
-        }
+                                        alen))
+            return g->d.rfc822Name;
     }
+    return NULL;
+}
+
+bool
+ms_x509_has_email(X509 *x, const char *addr)
+{
+    GENERAL_NAMES *gens;
+    bool found;
+
+    /* A predicate: no ms_ allocation, so it cannot fail on memory. */
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    found = find_email(gens, addr) != NULL;
+    GENERAL_NAMES_free(gens);
+    return found;
+}
+
+char *
+ms_x509_matching_email(X509 *x, const char *addr)
+{
+    GENERAL_NAMES *gens;
+    const ASN1_IA5STRING *s;
+    char *found = NULL;
+
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if ((s = find_email(gens, addr)) != NULL)
+        found = ia5_dup(s);
     GENERAL_NAMES_free(gens);
     return found;
 }
