@@ -257,9 +257,10 @@ test_smime__seal_then_open_with_key(void **state)
     assert_verdict(r, MS_VERDICT_ERROR);
     assert_true(ms_result_encrypted(r));
     ms_result_free(r);
-    /* The sender can read it too (always encrypted to itself). */
+    /* v1 has no encryption certificate and its signing key may not
+     * decrypt: it gets no copy of its own. */
     r = open_msg(f, f->v1, &s, NULL);
-    assert_verdict(r, MS_VERDICT_MAILBOX_VALIDATED);
+    assert_verdict(r, MS_VERDICT_ERROR);
     ms_result_free(r);
     ms_buf_cleanup(&s);
     ms_buf_cleanup(&clear);
@@ -637,7 +638,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    (void)teardown(state);
+    if (*state != NULL)
+        (void)teardown(state);
     return ms_test_library_teardown(state);
 }
 
