@@ -75,35 +75,71 @@ ms_result_set(ms_result *r, ms_verdict v, const char *fmt, ...)
     }
 }
 
-static char *
-matching_email(X509 *x, const char *from)
+/* The certificate's own spelling of its mailbox, never the From's. */
+static int
+signer_email(char **out, X509 *x, const char *from)
 {
-    char *m = from != NULL ? ms_x509_matching_email(x, from) : NULL;
-
-    /* Always the certificate's own spelling, never the From's. */
-    return m != NULL ? m : ms_x509_first_email(x);
+    *out = NULL;
+    if (from != NULL) {
+        *out = ms_x509_matching_email(x, from);
+        if (*out == NULL && ms_x509_has_email(x, from))
+            return MS_ENOMEM;
+    }
+    if (*out == NULL) {
+        *out = ms_x509_first_email(x);
+        if (*out == NULL && ms_x509_has_any_email(x))
+            return MS_ENOMEM;
+    }
+    return 0;
 }
 
+/*
+ * Records a copied field. The ms_x509_* text functions return NULL both for
+ * an absent field and for a failed copy; a field the certificate has but
+ * that did not arrive is a failure (fail closed: verdict error).
+ */
 static void
+take(int *rc, char **dst, char *v, bool present)
+{
+    *dst = v;
+    if (v == NULL && present && *rc == 0)
+        *rc = MS_ENOMEM;
+}
+
+static bool
+has_attr(X509 *x, int nid)
+{
+    return X509_NAME_get_index_by_NID(X509_get_subject_name(x), nid, -1) >= 0;
+}
+
+static int
 fill_signer(ms_result *r, X509 *x)
 {
-    char *given, *sur;
+    char *given = NULL, *sur = NULL;
+    int rc;
 
-    r->signer_email = matching_email(x, r->from);
-    r->signer_org = ms_x509_subject_text(x, NID_organizationName);
-    r->signer_title = ms_x509_subject_text(x, NID_title);
-    r->signer_serial = ms_x509_serial_hex(x);
-    r->signer_issuer = ms_x509_issuer_text(x);
-    given = ms_x509_subject_text(x, NID_givenName);
-    sur = ms_x509_subject_text(x, NID_surname);
+    rc = signer_email(&r->signer_email, x, r->from);
+    take(&rc, &r->signer_org, ms_x509_subject_text(x, NID_organizationName),
+         has_attr(x, NID_organizationName));
+    take(&rc, &r->signer_title, ms_x509_subject_text(x, NID_title),
+         has_attr(x, NID_title));
+    take(&rc, &r->signer_serial, ms_x509_serial_hex(x), true);
+    take(&rc, &r->signer_issuer, ms_x509_issuer_text(x), true);
+    take(&rc, &given, ms_x509_subject_text(x, NID_givenName),
+         has_attr(x, NID_givenName));
+    take(&rc, &sur, ms_x509_subject_text(x, NID_surname),
+         has_attr(x, NID_surname));
     if (given != NULL && sur != NULL) {
         size_t n = strlen(given) + strlen(sur) + 2;
 
         if ((r->signer_name = ms_malloc(n)) != NULL)
             (void)snprintf(r->signer_name, n, "%s %s", given, sur);
+        else
+            rc = MS_ENOMEM;
     } else if (r->level != 3 && r->level != 1) {
         /* A V3 certificate names the organisation in its CN. */
-        r->signer_name = ms_x509_subject_text(x, NID_commonName);
+        take(&rc, &r->signer_name, ms_x509_subject_text(x, NID_commonName),
+             has_attr(x, NID_commonName));
         if (r->signer_name != NULL && r->signer_email != NULL &&
             strcmp(r->signer_name, r->signer_email) == 0) {
             ms_free(r->signer_name);
@@ -112,6 +148,7 @@ fill_signer(ms_result *r, X509 *x)
     }
     ms_free(given);
     ms_free(sur);
+    return rc;
 }
 
 /* "V4 Jane Roe, Example Bank, Head of Payments <jane@...>" and friends. */
@@ -218,7 +255,7 @@ int
 ms_result_finish(ms_result *r, const ms_signer_eval *ev)
 {
     ms_buf b;
-    int rc;
+    int rc = 0;
 
     if (ev != NULL && ev->cert != NULL) {
         r->public = ev->public;
@@ -230,7 +267,8 @@ ms_result_finish(ms_result *r, const ms_signer_eval *ev)
         r->rev = ev->rev;
         if (r->verdict <= MS_VERDICT_MAILBOX_VALIDATED)
             r->level = ev->level;
-        fill_signer(r, ev->cert);
+        if ((rc = fill_signer(r, ev->cert)) != 0)
+            return rc;
     }
     if (r->verdict > MS_VERDICT_MAILBOX_VALIDATED)
         r->level = 0;

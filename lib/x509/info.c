@@ -137,6 +137,30 @@ ms_x509_matching_email(X509 *x, const char *addr)
     return found;
 }
 
+bool
+ms_x509_has_any_email(X509 *x)
+{
+    GENERAL_NAMES *gens;
+    bool found = false;
+
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        int n;
+
+        if (g->type != GEN_EMAIL)
+            continue;
+        n = ASN1_STRING_length(g->d.rfc822Name);
+        if (n > 0 && memchr(ASN1_STRING_get0_data(g->d.rfc822Name), '\0',
+                            (size_t)n) == NULL) {
+            found = true;
+            break;
+        }
+    }
+    GENERAL_NAMES_free(gens);
+    return found;
+}
+
 char *
 ms_x509_first_email(X509 *x)
 {

@@ -22,6 +22,8 @@ int ms_x509_level_public(X509 *x);
 bool ms_x509_has_email(X509 *x, const char *addr);
 /* The SAN rfc822Name equal to addr (case-insensitively), or NULL. */
 char *ms_x509_matching_email(X509 *x, const char *addr);
+/* True when SAN holds a usable rfc822Name (no allocation). */
+bool ms_x509_has_any_email(X509 *x);
 /* The first SAN rfc822Name, or NULL. */
 char *ms_x509_first_email(X509 *x);
 /* Subject attribute nid as UTF-8 (control characters replaced), or NULL. */
