@@ -420,6 +420,11 @@ def group_expired(s, tsa_pki):
                                            1640995200))  # 2022-01-01
     s.expect("expired-timestamp-after-expiry", s.verify(
         late, extra=tsa_trust), verdict="expired", rc=1, ts_valid=True)
+    # A token for 2020 from a TSA whose certificate only starts in 2024
+    # proves nothing about 2020.
+    pre = A.graft_token(old, tsa_token(s, old, t2020 + 300))
+    s.expect("expired-timestamp-before-tsa-cert", s.verify(
+        pre, extra=tsa_trust), verdict="expired", rc=1, ts_valid=False)
     # A real TSA answers with the current time: after expiry.
     with A.TsaServer(s, tsa_pki) as tsa:
         now_ts = sign_from(s, "expired", frm, now=A.rfc3339(t2020),
