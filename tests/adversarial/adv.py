@@ -706,11 +706,29 @@ def group_crypto(s):
         "cbc-flip-second-last-block": flip(lambda n: n - 17, 0x10),
         "cbc-swap-blocks": swap,
     }
+    # CBC has no integrity of its own: garbled plaintext either breaks the
+    # signature (invalid), the MIME structure (error), or, when it destroys
+    # the multipart/signed header itself, leaves an unsigned message that
+    # must carry the CBC integrity warning. Never a verdict that passes.
     for name, fn in attacks.items():
-        r = s.verify(edit_ciphertext(cbc, fn), cmd="open", extra=key)
-        s.expect(name, r, rc=1)
-        s.check(name, r.get("verdict") in ("invalid", "error"),
-                "verdict %r, want invalid or error" % r.get("verdict"))
+        for attempt in range(4):  # fresh keys: different garbling each time
+            msg = cbc if attempt == 0 else seal(s, "aes-256-cbc",
+                                                body=marker)
+            r = s.verify(edit_ciphertext(msg, fn), cmd="open", extra=key)
+            s.expect("%s#%d" % (name, attempt), r, rc=1, encrypted=True)
+            v = r.get("verdict")
+            warnings = " ".join(r.get("warnings") or [])
+            s.check(name, v in ("invalid", "error") or
+                    (v == "unsigned" and "integrity" in warnings),
+                    "verdict %r (warnings %r), want invalid, error or "
+                    "unsigned with the CBC warning" % (v, warnings))
+    plain = s.write("plain.eml", A.message(JANE_FROM, body=marker))
+    enc = s.openssl(["cms", "-encrypt", "-aes256", "-in", plain,
+                     s.p("v1-enc.pem")])
+    s.expect("cbc-unsigned-other-client", s.verify(enc, cmd="open",
+                                                   extra=key),
+             verdict="unsigned", rc=1, encrypted=True, cipher="aes-256-cbc",
+             warn="integrity")
 
     gcm = seal(s, "aes-256-gcm", body=marker)
     s.expect("gcm-control", s.verify(gcm, cmd="open", extra=key),
