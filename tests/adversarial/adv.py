@@ -377,9 +377,21 @@ def group_revoked(s):
     s.expect("keycompromise-despite-early-timestamp", s.verify(
         rev_ts, extra=crl + ["--tsa-trust", s.p("root.pem")]),
         verdict="revoked", rc=1, ts_valid=True)
-    s.expect("good-cert-same-crl", s.verify(sign_from(s, "v1-sign", EVE),
-                                            extra=crl),
+    eve = sign_from(s, "v1-sign", EVE)
+    s.expect("good-cert-same-crl", s.verify(eve, extra=crl),
              verdict="mailbox-validated", rc=0, revocation="good")
+    # The issuing CA revoked by the root (keyCompromise in 2025).
+    root_crl = ["--crl", A.revoke_crl(s, "root", "ca-v1", "keyCompromise")]
+    s.expect("issuing-ca-revoked", s.verify(eve, extra=crl + root_crl),
+             verdict="revoked", rc=1, revocation="revoked",
+             display="REVOKED — the certificate of eve@example.net chains "
+             "to a CA that was revoked on 2025-01-01T00:00:00Z (key "
+             "compromise)")
+    s.expect("issuing-ca-revoked-root-crl-only", s.verify(
+        eve, extra=root_crl), verdict="revoked", rc=1)
+    s.expect("root-crl-of-nothing", s.verify(eve, extra=crl + [
+        "--crl", s.p("root.crl.pem")]), verdict="mailbox-validated", rc=0,
+        revocation="good")
 
 
 # --- expired --------------------------------------------------------------------

@@ -339,7 +339,8 @@ class Suite:
 
     def expect(self, case, res, verdict=None, rc=None, level="-",
                revocation=None, ts_valid="-", warn=None, no_warn=None,
-               display=None, display_has=None, display_lacks=None,
+               display=None, display_re=None, display_has=None,
+               display_lacks=None,
                signer=None, encrypted=None, cipher="-"):
         """Checks a verify/open --json result; prints one line per case."""
         j = res.json
@@ -380,6 +381,9 @@ class Suite:
         if display is not None:
             self.check(case, disp == display,
                        "display %r, want %r" % (disp, display))
+        if display_re is not None:
+            self.check(case, re.fullmatch(display_re, disp) is not None,
+                       "display %r does not match %r" % (disp, display_re))
         for s in display_has or []:
             self.check(case, s in disp, "display %r lacks %r" % (disp, s))
         for s in display_lacks or []:
@@ -617,6 +621,36 @@ def issue_cert(suite, ca, name, subject, ext, start, end, keytype="ec"):
                    "-startdate", start, "-enddate", end])
     shutil.rmtree(d)
     return pem, key
+
+
+def revoke_crl(suite, ca, victim, reason, when="250101000000Z"):
+    """A current CRL of test CA `ca` (signed with its key) listing the test
+    PKI certificate `victim` as revoked at `when` for `reason`."""
+    d = tempfile.mkdtemp(dir=suite.work)
+    serial = suite.openssl(["x509", "-in", suite.p(victim + ".pem"),
+                            "-noout", "-serial"]).decode().split("=")[1]
+    subject = suite.openssl(["x509", "-in", suite.p(victim + ".pem"),
+                             "-noout", "-subject", "-nameopt",
+                             "compat"]).decode().split("=", 1)[1]
+    with open(os.path.join(d, "index.txt"), "w") as f:
+        f.write("R\t491231235959Z\t%s,%s\t%s\tunknown\t%s\n"
+                % (when, reason, serial.strip(), subject.strip()))
+    with open(os.path.join(d, "index.txt.attr"), "w") as f:
+        f.write("unique_subject = no\n")
+    with open(os.path.join(d, "crlnumber"), "w") as f:
+        f.write("10\n")
+    cnf = os.path.join(d, "ca.cnf")
+    with open(cnf, "w") as f:
+        f.write("[ ca ]\ndefault_ca = c\n[ c ]\ndir = %s\n"
+                "database = $dir/index.txt\ncrlnumber = $dir/crlnumber\n"
+                "certificate = %s\nprivate_key = %s\ndefault_md = sha256\n"
+                "default_crl_days = 30\ncrl_extensions = ext\n"
+                "[ ext ]\nauthorityKeyIdentifier = keyid:always\n"
+                % (d, suite.p(ca + ".pem"), suite.p(ca + ".key")))
+    out = suite.w("%s-revokes-%s.crl.pem" % (ca, victim))
+    suite.openssl(["ca", "-gencrl", "-config", cnf, "-out", out])
+    shutil.rmtree(d)
+    return out
 
 
 # --- OCSP: openssl ocsp behind a loopback HTTP server ------------------------
