@@ -353,7 +353,10 @@ def group_revoked(s):
     crl = ["--crl", s.p("ca-v1.crl.pem")]
     rev = sign_from(s, "revoked", "revoked@example.net")
     s.expect("revoked-crl-pem", s.verify(rev, extra=crl), verdict="revoked",
-             rc=1, revocation="revoked", level=None)
+             rc=1, revocation="revoked", level=None,
+             display_re=r"REVOKED — the certificate of revoked@example\.net "
+             r"was revoked on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+             r"\(key compromise\)")
     s.expect("revoked-crl-der", s.verify(rev, extra=["--crl", s.p(
         "ca-v1.crl.der")]), verdict="revoked", rc=1, revocation="revoked")
     s.expect("revoked-crl-and-offline", s.verify(
@@ -413,7 +416,8 @@ def group_expired(s, tsa_pki):
     t2020 = 1590969600  # 2020-06-01T00:00:00Z
     old = sign_from(s, "expired", frm, now=A.rfc3339(t2020))
     s.expect("expired-no-timestamp", s.verify(old), verdict="expired", rc=1,
-             level=None, display_has=["expired@example.net"])
+             level=None, display="EXPIRED — the certificate of "
+             "expired@example.net expired on 2021-01-01T00:00:00Z")
     s.expect("expired-verified-at-2020", s.verify(
         old, extra=["--at", "2020-06-01T00:10:00Z"]),
         verdict="mailbox-validated", rc=0, level="V1")
@@ -445,7 +449,8 @@ def group_expired(s, tsa_pki):
         now_ts, extra=tsa_trust), verdict="expired", rc=1, ts_valid=True)
     s.expect("future-cert", s.verify(sign_from(s, "future",
                                                "future@example.net")),
-             verdict="expired", rc=1)
+             verdict="expired", rc=1, display="EXPIRED — the certificate of "
+             "future@example.net is not valid before 2030-01-01T00:00:00Z")
 
 
 # --- revocation-unknown and not-checked --------------------------------------------
