@@ -197,6 +197,28 @@ def group_structure(s):
     tampered = entity.replace(b"4711", b"4712")
     s.expect("nested-tampered-is-invalid", s.verify(
         mixed(EVE, [TEXT_PART, tampered])), verdict="invalid", rc=1)
+    # Several signed parts: each is judged, the worst counts, in any order.
+    for order, parts in (("valid-first", [entity, tampered]),
+                         ("tampered-first", [tampered, entity])):
+        s.expect("two-signed-parts-one-tampered-" + order, s.verify(
+            mixed(EVE, parts)), verdict="invalid", rc=1)
+    jane = A.entity_of(sign_from(s, "v4-sign", JANE_FROM))
+    for order, parts in (("eve-first", [entity, jane]),
+                         ("jane-first", [jane, entity])):
+        s.expect("two-signed-parts-other-signer-" + order, s.verify(
+            mixed(EVE, parts)), verdict="mismatch", rc=1,
+            signer="jane.roe@bank.example")
+    s.expect("two-signed-parts-both-good", s.verify(
+        mixed(EVE, [entity, TEXT_PART, entity])), verdict="partial", rc=1)
+    pgp_part = entity.replace(b"application/pkcs7-signature\"",
+                              b"application/pgp-signature\"", 1)
+    s.expect("pgp-part-then-tampered-part", s.verify(
+        mixed(EVE, [pgp_part, tampered])), verdict="invalid", rc=1)
+    s.expect("pgp-part-then-good-part", s.verify(
+        mixed(EVE, [pgp_part, entity])), verdict="partial", rc=1,
+        warn="not S/MIME")
+    r = s.verify(mixed(EVE, [entity] * 65), timeout=30)
+    s.expect("65-signed-parts", r, verdict="error", rc=1)
     fwd = (b"Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n"
            b"\r\n" + signed)
     s.expect("forwarded-rfc822", s.verify(mixed(EVE, [TEXT_PART, fwd])),
