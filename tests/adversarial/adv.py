@@ -152,6 +152,32 @@ def group_from(s):
     s.expect("sender-does-not-count", s.verify(
         with_from("From: " + JANE_FROM, "Sender: " + EVE)),
         verdict="mismatch", rc=1)
+    # What a reader's client would show as the address is never eve's.
+    for name, line in (
+            ("unquoted-address-as-display-name",
+             "From: eve@example.net <jane.roe@bank.example>"),
+            ("quoted-eve-display-jane-address",
+             'From: "eve@example.net" <jane.roe@bank.example>'),
+            ("jane-address-eve-comment",
+             "From: jane.roe@bank.example (eve@example.net)"),
+            ("two-angle-addresses",
+             "From: Eve <eve@example.net> <jane.roe@bank.example>"),
+            ("address-after-angle", "From: Jane <jane.roe@bank.example>"
+             "eve@example.net"),
+            ("double-at", "From: eve@example.net@bank.example"),
+            ("quoted-local-part",
+             'From: "jane.roe@bank.example"@example.net'),
+            ("encoded-word-address",
+             "From: =?utf-8?b?ZXZlQGV4YW1wbGUubmV0?="),
+            ("nul-in-from", "From: Eve <eve@example.net>\x00<jane.roe@bank"
+             ".example>"),
+            ("second-from-lowercase",
+             "From: eve@example.net\r\nfrom: jane.roe@bank.example"),
+    ):
+        s.expect(name, s.verify(with_from(line)), verdict="mismatch", rc=1)
+    s.expect("eve-address-jane-comment", s.verify(with_from(
+        "From: eve@example.net (jane.roe@bank.example)")),
+        verdict="mailbox-validated", rc=0, display=V1_DISPLAY)
     s.expect("from-lookalike-domain", s.verify(
         with_from("From: eve@example.net.evil.example")), verdict="mismatch",
         rc=1)
