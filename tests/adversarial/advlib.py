@@ -22,6 +22,9 @@ import time
 
 # Upper bound for any one child process; a hung CLI fails the test.
 PROC_TIMEOUT = 60
+# What AddressSanitizer, LeakSanitizer and UBSan print on stderr.
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer",
+                   b"runtime error:", b"SUMMARY: UndefinedBehaviorSanitizer")
 
 # --- DER --------------------------------------------------------------------
 
@@ -420,7 +423,18 @@ class Suite:
 
     # --- mailseal commands ---
     def mailseal(self, args, stdin=b"", env=None, timeout=PROC_TIMEOUT):
-        return run([self.cli] + args, stdin, env, timeout)
+        """Runs the CLI; a crash or a sanitizer report fails the test
+        whatever the case expects (ASan's exit status is 1 by default,
+        the same as a verdict)."""
+        r = run([self.cli] + args, stdin, env, timeout)
+        what = "mailseal %s" % " ".join(args[:1])
+        self.check(what, r.rc >= 0, "killed by signal %d" % -r.rc)
+        for mark in SANITIZER_MARKS:
+            if mark in r.err:
+                self.check(what, False, "sanitizer report:\n%s"
+                           % r.err.decode("utf-8", "replace")[-3000:])
+                break
+        return r
 
     def sign(self, msg, who, chain=True, extra=(), now=None, opaque=False,
              enc=None):
