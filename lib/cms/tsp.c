@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "net/http.h"
 #include "util/error.h"
+#include "x509/info.h"
 
 static int
 build_request(TS_REQ **out, ASN1_INTEGER **nonce_out, ms_ctx *ctx,
@@ -181,6 +182,28 @@ out:
     return ok;
 }
 
+/* The TSA certificate (the token's signer) was valid at the token's time:
+ * a TSA cannot vouch for a time when its certificate did not hold. */
+static bool
+tsa_valid_at(PKCS7 *token, time_t when)
+{
+    STACK_OF(X509) *signers;
+    X509 *x;
+    time_t nb, na;
+    bool ok = false;
+
+    signers = PKCS7_get0_signers(token, NULL, 0);
+    if (signers == NULL || sk_X509_num(signers) != 1)
+        goto out;
+    x = sk_X509_value(signers, 0);
+    ok = ms_asn1_time_epoch(X509_get0_notBefore(x), &nb) &&
+         ms_asn1_time_epoch(X509_get0_notAfter(x), &na) && nb <= when &&
+         when <= na;
+out:
+    sk_X509_free(signers); /* a new stack of borrowed certificates */
+    return ok;
+}
+
 static time_t
 gentime(const TS_TST_INFO *tst, bool *ok)
 {
@@ -264,6 +287,11 @@ ms_tsp_verify(ms_tsp_check *out, ms_ctx *ctx, const unsigned char *token,
                        "verify (%s)", e != 0 ? ERR_reason_error_string(e)
                                              : "unknown reason");
         fail(out, why);
+        goto out;
+    }
+    if (!tsa_valid_at(p7, out->time)) {
+        fail(out, "the TSA certificate was not valid at the timestamp's "
+                  "time");
         goto out;
     }
     out->valid = true;

@@ -32,8 +32,9 @@ typedef struct ms_tsp_check {
 
 /*
  * Checks a token: its signature and chain to anchors (as of at), the TSA
- * certificate's critical timeStamping EKU, ESSCertID/ESSCertIDv2, a
- * SHA-256-or-better imprint equal to the hash of sig. Always fills out.
+ * certificate's critical timeStamping EKU and its validity at the token's
+ * genTime, ESSCertID/ESSCertIDv2, a SHA-256-or-better imprint equal to the
+ * hash of sig. Always fills out.
  */
 void ms_tsp_verify(ms_tsp_check *out, ms_ctx *ctx, const unsigned char *token,
                    size_t len, const unsigned char *sig, size_t siglen,

@@ -265,8 +265,8 @@ check_revocation(ms_signer_eval *ev, judge *j, STACK_OF(X509) *chain,
             any_revoked = true;
             if (a.reason == MS_REASON_KEY_COMPROMISE ||
                 a.revoked_at <= signed_at)
-                apply(ev, MS_VERDICT_REVOKED, "%s was revoked on %s (%s)",
-                      i == 0 ? "was" : "chains to a CA that", when,
+                apply(ev, MS_VERDICT_REVOKED, "%swas revoked on %s (%s)",
+                      i == 0 ? "" : "chains to a CA that ", when,
                       reason_text(a.reason));
             else
                 (void)ms_result_warn(j->r, "the %s was revoked on %s (%s), "
@@ -303,12 +303,12 @@ check_validity(ms_signer_eval *ev, STACK_OF(X509) *chain, time_t at)
         }
         if (at > na) {
             fmt_time(when, sizeof(when), na);
-            apply(ev, MS_VERDICT_EXPIRED, "%s expired on %s",
-                  i == 0 ? "" : "(its issuing CA)", when);
+            apply(ev, MS_VERDICT_EXPIRED, "%sexpired on %s",
+                  i == 0 ? "" : "(its issuing CA) ", when);
         } else if (at < nb) {
             fmt_time(when, sizeof(when), nb);
-            apply(ev, MS_VERDICT_EXPIRED, "%s is not valid before %s",
-                  i == 0 ? "" : "(its issuing CA)", when);
+            apply(ev, MS_VERDICT_EXPIRED, "%sis not valid before %s",
+                  i == 0 ? "" : "(its issuing CA) ", when);
         }
     }
 }

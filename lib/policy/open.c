@@ -197,36 +197,80 @@ out:
     ms_buf_cleanup(&dummy);
 }
 
-/* No signature over the top: look for signed parts further down. */
+/* Judges the nested signed part idx into o->ev and o->r. */
+static void
+judge_part(opening *o, const ms_mime *m, int idx)
+{
+    if (o->have_ev) {
+        ms_signer_eval_cleanup(&o->ev);
+        o->have_ev = false;
+    }
+    if (strcmp(m->parts[idx].type, "multipart/signed") == 0)
+        judge_detached(o, m, idx);
+    else
+        judge_opaque(o, m, idx, false);
+}
+
+/* No signature over the top: judge every signed part further down (not
+ * those inside a forwarded message); the worst one counts, whatever the
+ * order of the parts. */
 static void
 judge_nested(opening *o, const ms_mime *m)
 {
-    int found = -1, forwarded = 0;
+    ms_signer_eval worst;
+    char reason[sizeof(o->r->reason)] = "";
+    ms_verdict wv = MS_VERDICT_UNSIGNED;
+    bool have_worst = false, judged = false;
+    unsigned nsigned = 0, forwarded = 0;
 
-    for (size_t i = 1; i < m->nparts; i++) {
+    memset(&worst, 0, sizeof(worst));
+    for (size_t i = 1; i < m->nparts && wv != MS_VERDICT_ERROR; i++) {
         const ms_mime_part *p = &m->parts[i];
-        bool sig = strcmp(p->type, "multipart/signed") == 0 ||
-                   is_opaque_signed(p);
 
-        if (!sig)
+        if (strcmp(p->type, "multipart/signed") != 0 && !is_opaque_signed(p))
             continue;
-        if (p->in_rfc822)
+        if (p->in_rfc822) {
             forwarded++;
-        else if (found < 0)
-            found = (int)i;
+            continue;
+        }
+        if (++nsigned > o->ctx->limits.max_signers) {
+            wv = MS_VERDICT_ERROR;
+            (void)snprintf(reason, sizeof(reason), "more than %u signed "
+                           "parts", o->ctx->limits.max_signers);
+            break;
+        }
+        judge_part(o, m, (int)i);
+        /* A part that is not S/MIME (unsigned, with a warning) is no
+         * signature: it neither hides nor outranks the others. */
+        if (o->r->verdict == MS_VERDICT_UNSIGNED ||
+            (judged && o->r->verdict <= wv))
+            continue;
+        judged = true;
+        wv = o->r->verdict;
+        memcpy(reason, o->r->reason, sizeof(reason));
+        if (have_worst)
+            ms_signer_eval_cleanup(&worst);
+        have_worst = o->have_ev;
+        if (o->have_ev) {
+            worst = o->ev; /* the certificate reference moves too */
+            o->have_ev = false;
+        }
     }
-    ms_result_set(o->r, MS_VERDICT_UNSIGNED, NULL);
+    if (o->have_ev) {
+        ms_signer_eval_cleanup(&o->ev);
+        o->have_ev = false;
+    }
+    if (have_worst) {
+        o->ev = worst;
+        o->have_ev = true;
+    }
+    o->r->verdict = wv;
+    memcpy(o->r->reason, reason, sizeof(reason));
     if (forwarded > 0)
         (void)ms_result_warn(o->r, "a forwarded message inside carries a "
                              "signature; it does not vouch for this "
                              "message's sender");
-    if (found < 0)
-        return;
-    if (strcmp(m->parts[found].type, "multipart/signed") == 0)
-        judge_detached(o, m, found);
-    else
-        judge_opaque(o, m, found, false);
-    if (o->r->verdict < MS_VERDICT_PARTIAL) {
+    if (judged && o->r->verdict < MS_VERDICT_PARTIAL) {
         o->r->verdict = MS_VERDICT_PARTIAL;
         (void)ms_result_warn(o->r, "only a nested part is signed: text "
                              "around it or the part's position is not "
