@@ -1,0 +1,13 @@
+# The fuzz targets, shared by fuzz/CMakeLists.txt (libFuzzer binaries) and
+# fuzz/replay.cmake (corpus replay as ctest tests). Keep fuzz/run.sh in step.
+set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr)
+set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+# ms_fuzz_common(TARGET): include paths, fixtures path and warnings.
+function(ms_fuzz_common tgt)
+  target_include_directories(${tgt} PRIVATE ${MS_FUZZ_DIR}
+                             ${PROJECT_SOURCE_DIR}/lib)
+  target_compile_definitions(${tgt} PRIVATE
+    MS_FUZZ_FIXTURES="${MS_FUZZ_DIR}/fixtures")
+  target_compile_options(${tgt} PRIVATE ${MS_WARNINGS})
+endfunction()
