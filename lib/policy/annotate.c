@@ -48,6 +48,11 @@ ms_result_annotate(ms_buf *out, const ms_result *r, const void *msg,
     size_t nl, vl, fl;
     int rc;
 
+    if (p == NULL) { /* an empty ms_buf has no storage */
+        if (len != 0)
+            return ms_error_set(err, MS_EINVAL, "no message");
+        p = "";
+    }
     if (len >= 5 && memcmp(p, "From ", 5) == 0) {
         const char *nlp = memchr(p, '\n', len);
 
