@@ -34,6 +34,58 @@ plausible_addr(const char *a)
     return strchr(at + 1, '.') != NULL || strcmp(at + 1, "localhost") == 0;
 }
 
+/*
+ * The shape of an angle-addr, checked outside quoted strings, domain
+ * literals and comments: at most one "<...>", no '@' before it, an '@'
+ * and no ',' inside it, nothing but blanks and comments after it, and
+ * nothing left open at the end. GMime 3.2.13 leaks memory on address lists
+ * that break these rules ("a@b.example>", "A <a,b@c.example>",
+ * "a@b.example <c@d.example>"), and none of them is one valid mailbox
+ * (an obsolete route with several domains aside).
+ */
+static bool
+angle_addr_sane(const char *v)
+{
+    enum { PHRASE, ANGLE, AFTER } where = PHRASE;
+    bool at = false; /* an '@' in the current part */
+    char in = 0;     /* '"' quoted string, '[' domain literal, 0 neither */
+    unsigned comment = 0;
+
+    for (; *v != '\0'; v++) {
+        if (*v == '\\' && (in != 0 || comment > 0)) {
+            if (v[1] == '\0')
+                return false;
+            v++;
+        } else if (in != 0) {
+            if (*v == (in == '"' ? '"' : ']'))
+                in = 0;
+        } else if (*v == '(') {
+            comment++;
+        } else if (comment > 0) {
+            if (*v == ')')
+                comment--;
+        } else if (where == AFTER) {
+            if (*v != ' ' && *v != '\t')
+                return false;
+        } else if (*v == '"' || *v == '[') {
+            in = *v;
+        } else if (*v == '@') {
+            at = true;
+        } else if (*v == '<') {
+            if (where != PHRASE || at)
+                return false;
+            where = ANGLE;
+        } else if (*v == '>') {
+            if (where != ANGLE || !at)
+                return false;
+            where = AFTER;
+        } else if (*v == ',' && where == ANGLE) {
+            return false;
+        }
+    }
+    return where != ANGLE && in == 0 && comment == 0;
+}
+
 int
 ms_addr_parse_from(char **out, const char *value, const char **why)
 {
@@ -51,6 +103,10 @@ ms_addr_parse_from(char **out, const char *value, const char **why)
     }
     if (strlen(value) > 64 * 1024) {
         *why = "the From field is too long";
+        return MS_EMALFORMED;
+    }
+    if (!angle_addr_sane(value)) {
+        *why = "the From field cannot be parsed";
         return MS_EMALFORMED;
     }
     opts = g_mime_parser_options_new();
