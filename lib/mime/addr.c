@@ -35,26 +35,30 @@ plausible_addr(const char *a)
 }
 
 /*
- * The shape of an angle-addr, checked outside quoted strings, domain
- * literals and comments: at most one "<...>", no '@' before it, an '@'
- * and no ',' inside it, nothing but blanks and comments after it, and
- * nothing left open at the end. GMime 3.2.13 leaks memory on address lists
- * that break these rules ("a@b.example>", "A <a,b@c.example>",
- * "a@b.example <c@d.example>"), and none of them is one valid mailbox
- * (an obsolete route with several domains aside).
+ * Why value is not shaped like one mailbox, or NULL when it may be one;
+ * checked outside quoted strings, domain literals and comments: no ',' (a
+ * list), no ':' or ';' (a group) outside "<...>", at most one "<...>", no
+ * '@' before it, exactly one '@' and no ',' inside it (or in the whole
+ * value without one), nothing but blanks and comments after it, no '\\'
+ * or '"' inside comments, and nothing left open at the end. GMime 3.2.13 leaks
+ * memory on lists, groups and angle-addrs that break these rules
+ * ("a@b.example>", "A <a,b@c.example>", "G:@:x"), so they never reach it.
  */
-static bool
-angle_addr_sane(const char *v)
+static const char *
+mailbox_shape(const char *v)
 {
+    static const char bad[] = "the From field cannot be parsed";
     enum { PHRASE, ANGLE, AFTER } where = PHRASE;
     bool at = false; /* an '@' in the current part */
     char in = 0;     /* '"' quoted string, '[' domain literal, 0 neither */
     unsigned comment = 0;
 
     for (; *v != '\0'; v++) {
-        if (*v == '\\' && (in != 0 || comment > 0)) {
+        if (comment > 0 && (*v == '\\' || *v == '"')) {
+            return bad; /* no quoting games inside comments */
+        } else if (*v == '\\' && in != 0) {
             if (v[1] == '\0')
-                return false;
+                return bad;
             v++;
         } else if (in != 0) {
             if (*v == (in == '"' ? '"' : ']'))
@@ -64,26 +68,32 @@ angle_addr_sane(const char *v)
         } else if (comment > 0) {
             if (*v == ')')
                 comment--;
+        } else if (*v == ',') {
+            return where == ANGLE
+                       ? bad
+                       : "the From field does not hold exactly one mailbox";
         } else if (where == AFTER) {
             if (*v != ' ' && *v != '\t')
-                return false;
+                return bad;
         } else if (*v == '"' || *v == '[') {
             in = *v;
         } else if (*v == '@') {
+            if (at)
+                return bad;
             at = true;
+        } else if ((*v == ':' || *v == ';') && where == PHRASE) {
+            return "the From field is a group";
         } else if (*v == '<') {
             if (where != PHRASE || at)
-                return false;
+                return bad;
             where = ANGLE;
         } else if (*v == '>') {
             if (where != ANGLE || !at)
-                return false;
+                return bad;
             where = AFTER;
-        } else if (*v == ',' && where == ANGLE) {
-            return false;
         }
     }
-    return where != ANGLE && in == 0 && comment == 0;
+    return where != ANGLE && in == 0 && comment == 0 ? NULL : bad;
 }
 
 int
@@ -105,10 +115,8 @@ ms_addr_parse_from(char **out, const char *value, const char **why)
         *why = "the From field is too long";
         return MS_EMALFORMED;
     }
-    if (!angle_addr_sane(value)) {
-        *why = "the From field cannot be parsed";
+    if ((*why = mailbox_shape(value)) != NULL)
         return MS_EMALFORMED;
-    }
     opts = g_mime_parser_options_new();
     g_mime_parser_options_set_address_compliance_mode(
         opts, GMIME_RFC_COMPLIANCE_STRICT);
