@@ -1,4 +1,6 @@
 /* util/base64.c - base64 for MIME bodies. */
+#include <pthread.h>
+
 #include <mailseal/error.h>
 
 #include "util/base64.h"
@@ -41,75 +43,77 @@ ms_base64_encode_lines(ms_buf *out, const void *data, size_t len)
     return 0;
 }
 
-static int
-value(unsigned char c)
+/* Decoding classes beyond the 64 digit values. */
+enum { B64_SPACE = 64, B64_PAD, B64_BAD };
+
+/* The class of every byte: its value, B64_SPACE, B64_PAD or B64_BAD. */
+static unsigned char decode_table[256];
+
+static void
+init_decode_table(void)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    for (unsigned i = 0; i < 256; i++)
+        decode_table[i] = B64_BAD;
+    for (unsigned i = 0; i < 64; i++)
+        decode_table[(unsigned char)alphabet[i]] = (unsigned char)i;
+    decode_table[' '] = decode_table['\t'] = B64_SPACE;
+    decode_table['\r'] = decode_table['\n'] = B64_SPACE;
+    decode_table['='] = B64_PAD;
 }
 
 int
 ms_base64_decode(ms_buf *out, const void *text, size_t len)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     const unsigned char *p = text;
-    size_t start = out->len;
+    unsigned char *o;
     unsigned v = 0;
-    int n = 0, pad = 0, rc, d;
+    int n = 0, pad = 0, rc;
 
     if ((rc = ms_buf_reserve(out, len / 4 * 3 + 3)) != 0)
         return rc;
+    (void)pthread_once(&once, init_decode_table);
+    o = out->data + out->len;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = p[i];
+        unsigned d = decode_table[p[i]];
 
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            continue;
-        if (c == '=') {
-            if (n < 2)
-                goto bad;
-            pad++;
-            n++;
-            v <<= 6;
-        } else {
-            if (pad > 0 || (d = value(c)) < 0)
-                goto bad;
-            v = (v << 6) | (unsigned)d;
-            n++;
-        }
-        if (n == 4) {
-            out->data[out->len++] = (unsigned char)(v >> 16);
-            if (pad < 2)
-                out->data[out->len++] = (unsigned char)(v >> 8);
-            if (pad < 1)
-                out->data[out->len++] = (unsigned char)v;
+        if (d < 64 && pad == 0) {
+            v = (v << 6) | d;
+            if (++n < 4)
+                continue;
+            *o++ = (unsigned char)(v >> 16);
+            *o++ = (unsigned char)(v >> 8);
+            *o++ = (unsigned char)v;
             n = 0;
             v = 0;
-            if (pad > 0) {
-                /* Only whitespace may follow the padding. */
-                for (size_t j = i + 1; j < len; j++) {
-                    if (p[j] != ' ' && p[j] != '\t' && p[j] != '\r' &&
-                        p[j] != '\n')
-                        goto bad;
-                }
-                break;
-            }
+            continue;
         }
+        if (d == B64_SPACE)
+            continue;
+        if (d != B64_PAD || n < 2)
+            goto bad;
+        pad++;
+        v <<= 6;
+        if (++n < 4)
+            continue;
+        *o++ = (unsigned char)(v >> 16);
+        if (pad < 2)
+            *o++ = (unsigned char)(v >> 8);
+        n = 0;
+        /* Only whitespace may follow the padding. */
+        for (size_t j = i + 1; j < len; j++) {
+            if (decode_table[p[j]] != B64_SPACE)
+                goto bad;
+        }
+        break;
     }
     if (n != 0)
         goto bad;
+    out->len = (size_t)(o - out->data);
     out->data[out->len] = '\0';
     return 0;
 bad:
     /* A failed append leaves the old contents intact. */
-    out->len = start;
     out->data[out->len] = '\0';
     return MS_EMALFORMED;
 }
