@@ -140,8 +140,9 @@ ms_mime_canon_crlf(ms_buf *out, const void *data, size_t len)
     size_t extra = 0;
     int rc;
 
-    for (const unsigned char *q = p; q < end; q++) {
-        if (*q == '\n' && (q == p || q[-1] != '\r'))
+    for (const unsigned char *q = p;
+         (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+        if (q == p || q[-1] != '\r')
             extra++;
     }
     if ((rc = ms_buf_reserve(out, len + extra)) != 0)
