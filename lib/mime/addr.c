@@ -35,15 +35,21 @@ plausible_addr(const char *a)
 }
 
 /*
- * Why value is not shaped like one mailbox, or NULL when it may be one;
- * checked outside quoted strings, domain literals and comments: no ',' (a
- * list), no ':' or ';' (a group) outside "<...>", at most one "<...>", no
- * '@' before it, exactly one '@' and no ',' inside it (or in the whole
- * value without one), nothing but blanks and comments after it, no '\\'
- * or '"' inside comments, and nothing left open at the end. GMime 3.2.13 leaks
- * memory on lists, groups and angle-addrs that break these rules
- * ("a@b.example>", "A <a,b@c.example>", "G:@:x"), so they never reach it.
+ * Why value is not shaped like one mailbox, or NULL when it may be one.
+ * Outside quoted strings, domain literals and comments: no ',' (a list),
+ * no ':' or ';' before any '<' (a group), at most one "<...>" with no '@'
+ * before it and exactly one '@' and no ',' inside it (exactly one '@' in
+ * a bare addr-spec), nothing but blanks and comments after it, no stray
+ * ')' or '\\', '[' only right after the '@'. Inside comments none of
+ * \\ " < > , ; : @ [ ]; inside domain literals only letters, digits, '.',
+ * ':' and '-'. Nothing may be left open at the end. GMime 3.2.13 leaks
+ * memory on values breaking these rules ("a@b.example>", "G:@:x",
+ * "A <a,b@c.example>"), so they never reach it.
  */
+/* What a domain literal may hold: IPv4, IPv6 and tagged addresses. */
+#define LITERAL_CHARS                                                          \
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.:-"
+
 static const char *
 mailbox_shape(const char *v)
 {
@@ -52,22 +58,32 @@ mailbox_shape(const char *v)
     bool at = false; /* an '@' in the current part */
     char in = 0;     /* '"' quoted string, '[' domain literal, 0 neither */
     unsigned comment = 0;
+    char prev = 0; /* the last character outside comments and blanks */
 
-    for (; *v != '\0'; v++) {
-        if (comment > 0 && (*v == '\\' || *v == '"')) {
-            return bad; /* no quoting games inside comments */
-        } else if (*v == '\\' && in != 0) {
+    for (; *v != '\0'; prev = comment > 0 || *v == ' ' || *v == '\t' ||
+                               *v == ')' ? prev : *v,
+                        v++) {
+        if (comment > 0 && strchr("\\\"<>,;:@[]", *v) != NULL) {
+            return bad; /* no quoting or address syntax in comments */
+        } else if (*v == '\\' && in == '"') {
             if (v[1] == '\0')
                 return bad;
             v++;
+        } else if (in == '[') {
+            if (*v == ']')
+                in = 0;
+            else if (strchr(LITERAL_CHARS, *v) == NULL)
+                return bad; /* IPv4, IPv6 or a tagged literal only */
         } else if (in != 0) {
-            if (*v == (in == '"' ? '"' : ']'))
+            if (*v == '"')
                 in = 0;
         } else if (*v == '(') {
             comment++;
         } else if (comment > 0) {
             if (*v == ')')
                 comment--;
+        } else if (*v == ')' || *v == '\\') {
+            return bad;
         } else if (*v == ',') {
             return where == ANGLE
                        ? bad
@@ -75,8 +91,12 @@ mailbox_shape(const char *v)
         } else if (where == AFTER) {
             if (*v != ' ' && *v != '\t')
                 return bad;
-        } else if (*v == '"' || *v == '[') {
-            in = *v;
+        } else if (*v == '[' || *v == ']') {
+            if (*v == ']' || prev != '@')
+                return bad; /* a domain literal only right after '@' */
+            in = '[';
+        } else if (*v == '"') {
+            in = '"';
         } else if (*v == '@') {
             if (at)
                 return bad;
@@ -113,6 +133,12 @@ ms_addr_parse_from(char **out, const char *value, const char **why)
     }
     if (strlen(value) > 64 * 1024) {
         *why = "the From field is too long";
+        return MS_EMALFORMED;
+    }
+    /* Raw 8-bit text must be UTF-8 (RFC 6532); GMime's fallback for
+     * other bytes leaks like the shapes mailbox_shape() refuses. */
+    if (!g_utf8_validate(value, -1, NULL)) {
+        *why = "the From field is not valid UTF-8";
         return MS_EMALFORMED;
     }
     if ((*why = mailbox_shape(value)) != NULL)
