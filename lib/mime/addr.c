@@ -42,7 +42,8 @@ plausible_addr(const char *a)
  * a bare addr-spec), nothing but blanks and comments after it, no stray
  * ')' or '\\', '[' only right after the '@'. Inside comments none of
  * \\ " < > , ; : @ [ ]; inside domain literals only letters, digits, '.',
- * ':' and '-'. Nothing may be left open at the end. GMime 3.2.13 leaks
+ * ':' and '-'. A bare addr-spec may be quoted only from its start.
+ * Nothing may be left open at the end. GMime 3.2.13 leaks
  * memory on values breaking these rules ("a@b.example>", "G:@:x",
  * "A <a,b@c.example>"), so they never reach it.
  */
@@ -59,6 +60,7 @@ mailbox_shape(const char *v)
     char in = 0;     /* '"' quoted string, '[' domain literal, 0 neither */
     unsigned comment = 0;
     char prev = 0; /* the last character outside comments and blanks */
+    bool late_quote = false; /* a quoted string not at the very start */
 
     for (; *v != '\0'; prev = comment > 0 || *v == ' ' || *v == '\t' ||
                                *v == ')' ? prev : *v,
@@ -96,6 +98,7 @@ mailbox_shape(const char *v)
                 return bad; /* a domain literal only right after '@' */
             in = '[';
         } else if (*v == '"') {
+            late_quote |= prev != 0;
             in = '"';
         } else if (*v == '@') {
             if (at)
@@ -113,7 +116,10 @@ mailbox_shape(const char *v)
             where = AFTER;
         }
     }
-    return where != ANGLE && in == 0 && comment == 0 ? NULL : bad;
+    if (where == ANGLE || in != 0 || comment != 0)
+        return bad;
+    /* Without "<...>" the value is an addr-spec: quoted only up front. */
+    return where == PHRASE && late_quote ? bad : NULL;
 }
 
 int
