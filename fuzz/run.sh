@@ -40,7 +40,7 @@ for t in $targets; do
     new=$(find "$dir/new" -type f | wc -l)
     if [ "$rc" -eq 0 ]; then
         echo "fuzz $t: ok, ${execs:-?} runs in ${secs}s, cov ${cov:-?}," \
-            "$new new inputs in $dir/new"
+            "$new inputs kept in $dir/new"
     else
         status=1
         echo "fuzz $t: FAIL (exit $rc), artifacts:" \
