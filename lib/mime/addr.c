@@ -40,12 +40,12 @@ plausible_addr(const char *a)
  * no ':' or ';' before any '<' (a group), at most one "<...>" with no '@'
  * before it and exactly one '@' and no ',' inside it (exactly one '@' in
  * a bare addr-spec), nothing but blanks and comments after it, no stray
- * ')' or '\\', '[' only right after the '@'. Inside comments none of
- * \\ " < > , ; : @ [ ]; inside domain literals only letters, digits, '.',
- * ':' and '-'. A bare addr-spec may be quoted only from its start.
- * Nothing may be left open at the end. GMime 3.2.13 leaks
- * memory on values breaking these rules ("a@b.example>", "G:@:x",
- * "A <a,b@c.example>"), so they never reach it.
+ * ')' or backslash, '[' only right after the '@'. Inside comments no
+ * backslash, '"', '<', '>', ',', ';', ':', '[' or ']' (an '@' is fine);
+ * inside domain literals only letters, digits, '.', ':' and '-'. A bare
+ * addr-spec may be quoted only from its start. Nothing may be left open
+ * at the end. GMime 3.2.13 leaks memory on values breaking these rules
+ * ("a@b.example>", "G:@:x", "A <a,b@c.example>"), so they never reach it.
  */
 /* What a domain literal may hold: IPv4, IPv6 and tagged addresses. */
 #define LITERAL_CHARS                                                          \
@@ -65,7 +65,7 @@ mailbox_shape(const char *v)
     for (; *v != '\0'; prev = comment > 0 || *v == ' ' || *v == '\t' ||
                                *v == ')' ? prev : *v,
                         v++) {
-        if (comment > 0 && strchr("\\\"<>,;:@[]", *v) != NULL) {
+        if (comment > 0 && strchr("\\\"<>,;:[]", *v) != NULL) {
             return bad; /* no quoting or address syntax in comments */
         } else if (*v == '\\' && in == '"') {
             if (v[1] == '\0')
