@@ -42,9 +42,9 @@ plausible_addr(const char *a)
  * a bare addr-spec), nothing but blanks and comments after it, no stray
  * ')' or backslash, '[' only right after the '@'. Inside comments no
  * backslash, '"', '<', '>', ',', ';', ':', '[' or ']' (an '@' is fine);
- * inside domain literals only letters, digits, '.', ':' and '-'. A bare
- * addr-spec may be quoted only from its start. Nothing may be left open
- * at the end. GMime 3.2.13 leaks memory on values breaking these rules
+ * inside domain literals only letters, digits, '.', ':' and '-'. An
+ * addr-spec, bare or in "<...>", may be quoted only from its start. No
+ * control characters but tab. Nothing may be left open at the end. GMime 3.2.13 leaks memory on values breaking these rules
  * ("a@b.example>", "G:@:x", "A <a,b@c.example>"), so they never reach it.
  */
 /* What a domain literal may hold: IPv4, IPv6 and tagged addresses. */
@@ -65,7 +65,9 @@ mailbox_shape(const char *v)
     for (; *v != '\0'; prev = comment > 0 || *v == ' ' || *v == '\t' ||
                                *v == ')' ? prev : *v,
                         v++) {
-        if (comment > 0 && strchr("\\\"<>,;:[]", *v) != NULL) {
+        if ((unsigned char)*v < 0x20 ? *v != '\t' : *v == 0x7f) {
+            return bad; /* control characters */
+        } else if (comment > 0 && strchr("\\\"<>,;:[]", *v) != NULL) {
             return bad; /* no quoting or address syntax in comments */
         } else if (*v == '\\' && in == '"') {
             if (v[1] == '\0')
@@ -98,6 +100,8 @@ mailbox_shape(const char *v)
                 return bad; /* a domain literal only right after '@' */
             in = '[';
         } else if (*v == '"') {
+            if (where == ANGLE && prev != '<')
+                return bad; /* quoted only as the whole local-part */
             late_quote |= prev != 0;
             in = '"';
         } else if (*v == '@') {
