@@ -52,7 +52,7 @@ test-asan:
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(CTEST) --output-on-failure -j$(JOBS) -LE fuzz-regress
+		$(CTEST) --output-on-failure -j$(JOBS)
 
 test-fuzz:
 	@sh fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
