@@ -345,6 +345,16 @@ judge_one(ms_signer_eval *ev, judge *j, CMS_SignerInfo *si)
     /* The private arc is ours: it counts only under an anchor the caller
      * gave, never under a public root that merely copied the OIDs. */
     level = ev->public ? ms_x509_level_public(cert) : ms_x509_level(cert);
+    /* A CA that asserts a level caps what it issues: a V1 CA cannot make a
+     * V4 signer by writing the V4 OID into a leaf. */
+    for (int i = 1; chain != NULL && level > 0 && i < sk_X509_num(chain);
+         i++) {
+        X509 *ca = sk_X509_value(chain, i);
+        int cap = ev->public ? ms_x509_level_public(ca) : ms_x509_level(ca);
+
+        if (cap > 0 && cap < level)
+            level = cap;
+    }
     ev->level = level;
     if (j->in->from == NULL)
         apply(ev, MS_VERDICT_MISMATCH, "%s", j->in->from_why);

@@ -40,6 +40,27 @@ def sign_from(s, who, frm, **kw):
 # --- good: every level and form that must validate ---------------------------
 
 
+def escalated_leaf(s):
+    """A leaf for eve@example.net claiming V4, issued by the V1 CA."""
+    base = s.w("escalated")
+    ext = s.w("escalated.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=emailProtection\n"
+                "subjectAltName=email:%s\n"
+                "certificatePolicies=2.25.709879906642274311974298455940"
+                "75621128.1.4\n" % EVE)
+    s.openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
+               base + ".key", "-subj", "/CN=Jane Roe/O=Example Bank",
+               "-out", base + ".csr"])
+    s.openssl(["x509", "-req", "-in", base + ".csr", "-CA",
+               s.p("ca-v1.pem"), "-CAkey", s.p("ca-v1.key"), "-set_serial",
+               "4242", "-days", "30", "-extfile", ext, "-out",
+               base + ".pem"])
+    return base
+
+
 def group_good(s):
     cases = [
         ("v1", "v1-sign", EVE, "mailbox-validated", "V1", V1_DISPLAY),
@@ -68,6 +89,12 @@ def group_good(s):
         s.expect(name, s.verify(msg, extra=["--offline"]), verdict=verdict,
                  rc=0, level=level, display=display, revocation="not-checked",
                  ts_valid=None, warn=None, no_warn=".")
+    # A V1 CA cannot mint a V4 signer by writing the V4 OID into a leaf:
+    # the level an issuing CA asserts caps the levels below it.
+    esc = escalated_leaf(s)
+    s.expect("level-capped-by-issuing-ca", s.verify(sign_from(s, esc, EVE)),
+             verdict="mailbox-validated", rc=0, level="V1",
+             display=V1_DISPLAY)
     opaque = sign_from(s, "v4-sign", JANE_FROM, opaque=True)
     s.expect("opaque-signed-data", s.verify(opaque), verdict="validated",
              rc=0, level="V4", display=V4_DISPLAY)
