@@ -21,7 +21,7 @@
 #include "util/alloc.h"
 #include "util/str.h"
 
-#define FROM_MAX      (64 * 1024) /* bytes in an unfolded From value */
+#define FROM_MAX      ((size_t)64 * 1024) /* bytes in an unfolded From value */
 #define COMMENT_DEPTH 8           /* nested comments, "(a (b))" is 2 */
 
 static const char why_empty[] = "the From field is empty";

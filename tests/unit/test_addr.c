@@ -352,7 +352,7 @@ test_addr__idn_more(void **state)
 static void
 test_addr__long(void **state)
 {
-    const size_t max = 64 * 1024;
+    const size_t max = (size_t)64 * 1024;
     const char *tail = " <alice@example.net>";
     char *v;
     size_t i;
