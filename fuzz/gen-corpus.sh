@@ -131,5 +131,8 @@ alice@fuzz.example, bob@fuzz.example
 <@route.example:alice@fuzz.example>
 "quoted\"local"@fuzz.example
 alice@[192.0.2.1]
+John Q. Public (a (b (c (d)))) <"john q"@BÜCHER.example>
+	(x) alice (y) @ (z) [IPv6:2001:db8::1] (w)
+=?utf-8?b?YWxpY2VAZnV6ei5leGFtcGxl?= <alice@straße.example>
 FROM
 du -sh "$corpus"

@@ -1,192 +1,469 @@
-/* mime/addr.c - the From address, parsed by GMime and checked strictly. */
+/*
+ * mime/addr.c - the From address: our own strict RFC 5322 (3.4) parser for
+ * exactly one mailbox, with RFC 6532 UTF-8 and IDNA A-label domains.
+ *
+ * The value is checked as text first (length, UTF-8, control characters),
+ * then read once from left to right, one token at a time. Comments nest at
+ * most COMMENT_DEPTH deep and nothing recurses, so time and stack stay
+ * linear in the (capped) value and nothing is allocated until the addr-spec
+ * is built. Obsolete syntax (routes, CFWS inside a dot-atom, a local-part
+ * of several words) is refused; a phrase may hold '.' after its first word
+ * ("John Q. Public"), as most mail does. RFC 2047 encoded-words are atoms
+ * of the display name and never decoded: the display name is not returned.
+ */
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
-#include <gmime/gmime.h>
+#include <idn2.h>
 
 #include "mime/addr.h"
 #include "util/alloc.h"
 #include "util/str.h"
 
-static void
-addr_warning(gint64 offset, GMimeParserWarning errcode, const gchar *item,
-             gpointer user_data)
-{
-    bool *bad = user_data;
+#define FROM_MAX      ((size_t)64 * 1024) /* bytes in an unfolded From value */
+#define COMMENT_DEPTH 8           /* nested comments, "(a (b))" is 2 */
 
-    (void)offset;
-    (void)item;
-    if (errcode == GMIME_WARN_INVALID_ADDRESS_LIST ||
-        errcode >= GMIME_CRIT_INVALID_HEADER_NAME)
-        *bad = true;
-}
+static const char why_empty[] = "the From field is empty";
+static const char why_parse[] = "the From field cannot be parsed";
+static const char why_list[] =
+    "the From field does not hold exactly one mailbox";
+static const char why_group[] = "the From field is a group";
+static const char why_spec[] = "the From address is not a valid addr-spec";
+
+/* Token kinds; the specials < > @ , : ; . are their own character. */
+enum { TK_END = 0, TK_ATOM = 256, TK_QUOTED, TK_LITERAL };
+
+typedef struct token {
+    int kind;
+    const char *start; /* as written, quotes or brackets included */
+    size_t len;
+    bool blank_before; /* blanks or comments came right before it */
+    bool plain;        /* printable ASCII only, no tab: fit for an addr-spec */
+} token;
+
+typedef struct lexer {
+    const char *p; /* the first byte not read */
+    token cur;     /* the current token */
+} lexer;
+
+/* A run of words and dots: a display-name or a local-part. */
+typedef struct run {
+    const char *start; /* first byte of the first token */
+    const char *end;   /* one past the last token */
+    bool empty;        /* no token at all */
+    bool phrase;       /* a word first, then words and dots */
+    bool local;        /* one dot-atom-text, or one quoted-string */
+    bool plain;        /* every token plain */
+} run;
+
+/* The addr-spec found, pointing into the value. */
+typedef struct mailbox {
+    const char *local;
+    size_t local_len;
+    const char *domain;
+    size_t domain_len;
+    bool local_plain;
+    bool literal; /* the domain is a domain-literal */
+} mailbox;
 
 static bool
-plausible_addr(const char *a)
+is_atext(unsigned char c)
 {
-    const char *at = strrchr(a, '@');
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c >= 0x80)
+        return true; /* UTF-8 is atext too (RFC 6532) */
+    return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
 
-    if (at == NULL || at == a || at[1] == '\0' || strlen(a) > MS_ADDR_MAX)
-        return false;
-    for (const char *p = a; *p != '\0'; p++) {
-        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',')
-            return false;
-    }
-    return strchr(at + 1, '.') != NULL || strcmp(at + 1, "localhost") == 0;
+/* RFC 5322 dtext: printable ASCII but '[', ']' and '\'. */
+static bool
+is_dtext(unsigned char c)
+{
+    return (c >= 33 && c <= 90) || (c >= 94 && c <= 126);
 }
 
 /*
- * Why value is not shaped like one mailbox, or NULL when it may be one.
- * Outside quoted strings, domain literals and comments: no ',' (a list),
- * no ':' or ';' before any '<' (a group), at most one "<...>" with no '@'
- * before it and exactly one '@' and no ',' inside it (exactly one '@' in
- * a bare addr-spec), nothing but blanks and comments after it, no stray
- * ')' or backslash, '[' only right after the '@'. Inside comments no
- * backslash, '"', '<', '>', ',', ';', ':', '[' or ']' (an '@' is fine);
- * inside domain literals only letters, digits, '.', ':' and '-'. An
- * addr-spec, bare or in "<...>", may be quoted only from its start. No
- * control characters but tab. Nothing may be left open at the end. GMime 3.2.13 leaks memory on values breaking these rules
- * ("a@b.example>", "G:@:x", "A <a,b@c.example>"), so they never reach it.
+ * Length of the UTF-8 character at p (1 to 4), 0 if invalid: overlong,
+ * surrogate, above U+10FFFF or cut short. *cp is its code point.
  */
-/* What a domain literal may hold: IPv4, IPv6 and tagged addresses. */
-#define LITERAL_CHARS                                                          \
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.:-"
-
-static const char *
-mailbox_shape(const char *v)
+static size_t
+utf8_char(const unsigned char *p, unsigned long *cp)
 {
-    static const char bad[] = "the From field cannot be parsed";
-    enum { PHRASE, ANGLE, AFTER } where = PHRASE;
-    bool at = false; /* an '@' in the current part */
-    char in = 0;     /* '"' quoted string, '[' domain literal, 0 neither */
-    unsigned comment = 0;
-    char prev = 0; /* the last character outside comments and blanks */
-    bool late_quote = false; /* a quoted string not at the very start */
+    unsigned long v;
+    unsigned long min;
+    size_t n;
 
-    for (; *v != '\0'; prev = comment > 0 || *v == ' ' || *v == '\t' ||
-                               *v == ')' ? prev : *v,
-                        v++) {
-        if ((unsigned char)*v < 0x20 ? *v != '\t' : *v == 0x7f) {
-            return bad; /* control characters */
-        } else if (comment > 0 && strchr("\\\"<>,;:[]", *v) != NULL) {
-            return bad; /* no quoting or address syntax in comments */
-        } else if (*v == '\\' && in == '"') {
-            if (v[1] == '\0')
-                return bad;
-            v++;
-        } else if (in == '[') {
-            if (*v == ']')
-                in = 0;
-            else if (strchr(LITERAL_CHARS, *v) == NULL)
-                return bad; /* IPv4, IPv6 or a tagged literal only */
-        } else if (in != 0) {
-            if (*v == '"')
-                in = 0;
-        } else if (*v == '(') {
-            comment++;
-        } else if (comment > 0) {
-            if (*v == ')')
-                comment--;
-        } else if (*v == ')' || *v == '\\') {
-            return bad;
-        } else if (*v == ',') {
-            return where == ANGLE
-                       ? bad
-                       : "the From field does not hold exactly one mailbox";
-        } else if (where == AFTER) {
-            if (*v != ' ' && *v != '\t')
-                return bad;
-        } else if (*v == '[' || *v == ']') {
-            if (*v == ']' || prev != '@')
-                return bad; /* a domain literal only right after '@' */
-            in = '[';
-        } else if (*v == '"') {
-            if (where == ANGLE && prev != '<')
-                return bad; /* quoted only as the whole local-part */
-            late_quote |= prev != 0;
-            in = '"';
-        } else if (*v == '@') {
-            if (at)
-                return bad;
-            at = true;
-        } else if ((*v == ':' || *v == ';') && where == PHRASE) {
-            return "the From field is a group";
-        } else if (*v == '<') {
-            if (where != PHRASE || at)
-                return bad;
-            where = ANGLE;
-        } else if (*v == '>') {
-            if (where != ANGLE || !at)
-                return bad;
-            where = AFTER;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        v = p[0] & 0x1fUL;
+        min = 0x80;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        v = p[0] & 0x0fUL;
+        min = 0x800;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        v = p[0] & 0x07UL;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0; /* also stops at the terminating NUL */
+        v = v << 6 | (p[i] & 0x3fUL);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/*
+ * Why value is no acceptable From text, or NULL: at most FROM_MAX bytes of
+ * UTF-8 without C0 controls (HTAB aside), DEL or C1 controls.
+ */
+static const char *
+check_text(const char *value)
+{
+    const unsigned char *p = (const unsigned char *)value;
+    unsigned long cp;
+    size_t n;
+
+    if (strnlen(value, FROM_MAX + 1) > FROM_MAX)
+        return "the From field is too long";
+    for (; *p != '\0'; p += n) {
+        if ((n = utf8_char(p, &cp)) == 0)
+            return "the From field is not valid UTF-8";
+        if ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f))
+            return why_parse;
+    }
+    return NULL;
+}
+
+/*
+ * Skips blanks and comments (nested, with quoted-pairs). False on a comment
+ * left open or nested deeper than COMMENT_DEPTH. A stray ')' is left for
+ * the caller, which refuses it.
+ */
+static bool
+skip_cfws(lexer *lx, bool *skipped)
+{
+    const char *p = lx->p;
+    unsigned depth = 0;
+
+    for (;; p++) {
+        if (*p == '\0') {
+            if (depth > 0)
+                return false;
+            break;
+        }
+        if (*p == '(') {
+            if (++depth > COMMENT_DEPTH)
+                return false;
+        } else if (*p == ')') {
+            if (depth == 0)
+                break;
+            depth--;
+        } else if (*p == '\\' && depth > 0) {
+            if (p[1] == '\0')
+                return false;
+            p++; /* a quoted-pair: the next byte is ctext */
+        } else if (depth == 0 && *p != ' ' && *p != '\t') {
+            break;
         }
     }
-    if (where == ANGLE || in != 0 || comment != 0)
-        return bad;
-    /* Without "<...>" the value is an addr-spec: quoted only up front. */
-    return where == PHRASE && late_quote ? bad : NULL;
+    *skipped = p != lx->p;
+    lx->p = p;
+    return true;
+}
+
+/* Length of the quoted-string at s (its opening '"'), 0 if left open. */
+static size_t
+lex_quoted(const char *s, bool *plain)
+{
+    const unsigned char *p = (const unsigned char *)s + 1;
+
+    for (;; p++) {
+        if (*p == '\0')
+            return 0;
+        if (*p == '"')
+            break;
+        if (*p == '\\') {
+            if (p[1] == '\0')
+                return 0;
+            p++;
+        }
+        if (*p == '\t' || *p >= 0x80)
+            *plain = false;
+    }
+    return (size_t)((const char *)p + 1 - s);
+}
+
+/* Length of the domain-literal at s (its '['), 0 if empty or invalid. */
+static size_t
+lex_literal(const char *s)
+{
+    const char *p = s + 1;
+
+    while (is_dtext((unsigned char)*p))
+        p++;
+    if (*p != ']' || p == s + 1)
+        return 0; /* no FWS, quoted-pairs or UTF-8 inside */
+    return (size_t)(p + 1 - s);
+}
+
+/* Reads the next token into lx->cur; false on a lexical error. */
+static bool
+lex_next(lexer *lx)
+{
+    token *t = &lx->cur;
+    const char *s;
+
+    if (!skip_cfws(lx, &t->blank_before))
+        return false;
+    s = lx->p;
+    t->start = s;
+    t->plain = true;
+    t->len = 1;
+    if (*s == '\0') {
+        t->kind = TK_END;
+        t->len = 0;
+    } else if (is_atext((unsigned char)*s)) {
+        t->kind = TK_ATOM;
+        while (is_atext((unsigned char)s[t->len]))
+            t->len++;
+        for (size_t i = 0; i < t->len; i++)
+            t->plain &= (unsigned char)s[i] < 0x80;
+    } else if (*s == '"') {
+        t->kind = TK_QUOTED;
+        if ((t->len = lex_quoted(s, &t->plain)) == 0)
+            return false;
+    } else if (*s == '[') {
+        t->kind = TK_LITERAL;
+        if ((t->len = lex_literal(s)) == 0)
+            return false;
+    } else if (strchr("<>@,:;.", *s) != NULL) {
+        t->kind = (unsigned char)*s;
+    } else {
+        return false; /* a stray ')', ']' or '\' */
+    }
+    lx->p = s + t->len;
+    return true;
+}
+
+/*
+ * Reads words and dots up to the first other token, which is left in
+ * lx->cur, and says whether they make a phrase (obs-phrase: a word, then
+ * words, dots and CFWS) and whether a local-part (dot-atom-text without
+ * CFWS inside, or a single quoted-string).
+ */
+static bool
+read_run(lexer *lx, run *r)
+{
+    int prev = TK_END;
+    const token *t = &lx->cur;
+
+    r->start = t->start;
+    r->end = t->start;
+    r->phrase = t->kind != '.';
+    r->local = t->kind != '.';
+    r->plain = true;
+    while (t->kind == TK_ATOM || t->kind == TK_QUOTED || t->kind == '.') {
+        if (prev != TK_END &&
+            (t->blank_before || prev == TK_QUOTED || t->kind == TK_QUOTED ||
+             (t->kind == '.') == (prev == '.')))
+            r->local = false;
+        r->plain &= t->plain;
+        r->end = t->start + t->len;
+        prev = t->kind;
+        if (!lex_next(lx))
+            return false;
+    }
+    r->empty = prev == TK_END;
+    if (prev == '.')
+        r->local = false;
+    return true;
+}
+
+/* The domain after the '@' in lx->cur; leaves the token after it. */
+static const char *
+parse_domain(lexer *lx, mailbox *mb)
+{
+    const char *start;
+    const char *end;
+
+    if (!lex_next(lx))
+        return why_parse;
+    start = lx->cur.start;
+    end = start + lx->cur.len;
+    mb->literal = lx->cur.kind == TK_LITERAL;
+    if (lx->cur.kind != TK_ATOM && !mb->literal)
+        return why_parse;
+    if (!lex_next(lx))
+        return why_parse;
+    while (!mb->literal && lx->cur.kind == '.' && !lx->cur.blank_before) {
+        if (!lex_next(lx) || lx->cur.kind != TK_ATOM || lx->cur.blank_before)
+            return why_parse;
+        end = lx->cur.start + lx->cur.len;
+        if (!lex_next(lx))
+            return why_parse;
+    }
+    if (lx->cur.kind == '.')
+        return why_parse; /* CFWS inside the domain, or a dot after it */
+    mb->domain = start;
+    mb->domain_len = (size_t)(end - start);
+    return NULL;
+}
+
+/* The addr-spec after a local-part run r, lx->cur being its '@'. */
+static const char *
+parse_addr_spec(lexer *lx, const run *r, mailbox *mb)
+{
+    if (r->empty || !r->local)
+        return why_parse;
+    mb->local = r->start;
+    mb->local_len = (size_t)(r->end - r->start);
+    mb->local_plain = r->plain;
+    return parse_domain(lx, mb);
+}
+
+/* The angle-addr at lx->cur ('<'); leaves the token after its '>'. */
+static const char *
+parse_angle(lexer *lx, mailbox *mb)
+{
+    const char *why;
+    run r;
+
+    if (!lex_next(lx) || !read_run(lx, &r))
+        return why_parse;
+    if (lx->cur.kind != '@')
+        return why_parse;
+    if ((why = parse_addr_spec(lx, &r, mb)) != NULL)
+        return why; /* an obsolete route "<@a,@b:x@y>" lands here too */
+    if (lx->cur.kind != '>' || !lex_next(lx))
+        return why_parse;
+    return NULL;
+}
+
+/* The one mailbox the value must be, with nothing after it. */
+static const char *
+parse_mailbox(lexer *lx, mailbox *mb)
+{
+    const char *why;
+    run r;
+
+    if (!lex_next(lx) || !read_run(lx, &r))
+        return why_parse;
+    switch (lx->cur.kind) {
+    case '<':
+        why = r.empty || r.phrase ? parse_angle(lx, mb) : why_parse;
+        break;
+    case '@':
+        why = parse_addr_spec(lx, &r, mb);
+        break;
+    case ':':
+        return r.empty || !r.phrase ? why_parse : why_group;
+    case ',':
+        return why_list;
+    case TK_END:
+        return r.empty ? why_empty : why_parse;
+    default:
+        return why_parse;
+    }
+    if (why != NULL)
+        return why;
+    if (lx->cur.kind == ',')
+        return why_list;
+    return lx->cur.kind == TK_END ? NULL : why_parse;
+}
+
+static bool
+has_8bit(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] >= 0x80)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * *out = "local@domain", the domain in A-label form when it holds UTF-8
+ * (U-labels, IDNA2008 with UTS #46 non-transitional mapping).
+ */
+static int
+make_addr(char **out, const mailbox *mb, const char **why)
+{
+    char *udomain = NULL;
+    char *adomain = NULL; /* from libidn2: idn2_free() */
+    const char *domain = mb->domain;
+    size_t dlen = mb->domain_len;
+    size_t len;
+    int rc = MS_EMALFORMED;
+
+    *why = why_spec;
+    if (!mb->local_plain || mb->local_len + 1 + dlen > MS_ADDR_MAX)
+        goto out; /* UTF-8 or a tab in the local-part; too long */
+    if (has_8bit(domain, dlen)) {
+        if ((udomain = ms_strndup(domain, dlen)) == NULL) {
+            rc = MS_ENOMEM;
+            goto out;
+        }
+        if (idn2_to_ascii_8z(udomain, &adomain,
+                             IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) !=
+            IDN2_OK)
+            goto out;
+        domain = adomain;
+        dlen = strlen(adomain);
+    }
+    if (!mb->literal && memchr(domain, '.', dlen) == NULL &&
+        !ms_ascii_casebytes(domain, dlen, "localhost", 9))
+        goto out; /* no top-level domain */
+    if ((len = mb->local_len + 1 + dlen) > MS_ADDR_MAX)
+        goto out;
+    if ((*out = ms_malloc(len + 1)) == NULL) {
+        rc = MS_ENOMEM;
+        goto out;
+    }
+    memcpy(*out, mb->local, mb->local_len);
+    (*out)[mb->local_len] = '@';
+    memcpy(*out + mb->local_len + 1, domain, dlen);
+    (*out)[len] = '\0';
+    rc = 0;
+    *why = NULL;
+out:
+    if (rc == MS_ENOMEM)
+        *why = "out of memory";
+    idn2_free(adomain);
+    ms_free(udomain);
+    return rc;
 }
 
 int
 ms_addr_parse_from(char **out, const char *value, const char **why)
 {
-    GMimeParserOptions *opts = NULL;
-    InternetAddressList *list = NULL;
-    InternetAddress *ia;
-    const char *a;
-    bool bad = false;
-    int rc = MS_EMALFORMED;
+    lexer lx;
+    mailbox mb;
 
     *out = NULL;
     if (value == NULL || value[0] == '\0') {
-        *why = "the From field is empty";
+        *why = why_empty;
         return MS_EMALFORMED;
     }
-    if (strlen(value) > 64 * 1024) {
-        *why = "the From field is too long";
+    if ((*why = check_text(value)) != NULL)
         return MS_EMALFORMED;
-    }
-    /* Raw 8-bit text must be UTF-8 (RFC 6532); GMime's fallback for
-     * other bytes leaks like the shapes mailbox_shape() refuses. */
-    if (!g_utf8_validate(value, -1, NULL)) {
-        *why = "the From field is not valid UTF-8";
+    memset(&lx, 0, sizeof(lx));
+    memset(&mb, 0, sizeof(mb));
+    lx.p = value;
+    if ((*why = parse_mailbox(&lx, &mb)) != NULL)
         return MS_EMALFORMED;
-    }
-    if ((*why = mailbox_shape(value)) != NULL)
-        return MS_EMALFORMED;
-    opts = g_mime_parser_options_new();
-    g_mime_parser_options_set_address_compliance_mode(
-        opts, GMIME_RFC_COMPLIANCE_STRICT);
-    g_mime_parser_options_set_warning_callback(opts, addr_warning, &bad);
-    list = internet_address_list_parse(opts, value);
-    if (list == NULL || bad) {
-        *why = "the From field cannot be parsed";
-        goto out;
-    }
-    if (internet_address_list_length(list) != 1) {
-        *why = "the From field does not hold exactly one mailbox";
-        goto out;
-    }
-    ia = internet_address_list_get_address(list, 0);
-    if (!INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-        *why = "the From field is a group";
-        goto out;
-    }
-    a = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
-    if (a == NULL || !plausible_addr(a)) {
-        *why = "the From address is not a valid addr-spec";
-        goto out;
-    }
-    if ((*out = ms_strdup(a)) == NULL) {
-        *why = "out of memory";
-        rc = MS_ENOMEM;
-        goto out;
-    }
-    rc = 0;
-out:
-    if (list != NULL)
-        g_object_unref(list);
-    g_mime_parser_options_free(opts);
-    return rc;
+    return make_addr(out, &mb, why);
 }
 
 int
@@ -206,7 +483,7 @@ ms_mime_from(char **out, const ms_mime *m, const char **why)
         *why = "the message has more than one From field";
         return MS_EMALFORMED;
     }
-    ms_buf_init(&v, 64 * 1024);
+    ms_buf_init(&v, FROM_MAX);
     if ((rc = ms_mime_header(&v, m, &m->parts[0], "From")) != 0) {
         *why = rc == MS_ETOOBIG ? "the From field is too long"
                                 : "the From field cannot be read";

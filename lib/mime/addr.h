@@ -1,5 +1,10 @@
 /*
  * mime/addr.h - the From address: exactly one mailbox, or a reason why not.
+ *
+ * The From value is read by our own strict RFC 5322 (3.4) parser, no GMime:
+ * one name-addr or addr-spec, RFC 6532 UTF-8 in display names, comments
+ * nested at most 8 deep, no obsolete syntax (routes, CFWS inside dot-atoms).
+ * Nothing is kept between calls; all functions are thread-safe.
  */
 #ifndef MS_MIME_ADDR_H
 #define MS_MIME_ADDR_H
@@ -11,9 +16,14 @@
 #define MS_ADDR_MAX 1024
 
 /*
- * Parses one unfolded From value. On success *out (ms_free) is the
- * addr-spec, its domain in IDNA A-label form. On failure returns
- * MS_EMALFORMED and *why says what is wrong (static text).
+ * Parses one unfolded From value (no CR or LF, at most 64 KiB, UTF-8, no
+ * control characters but HTAB). On success *out (ms_free) is the addr-spec:
+ * the local-part as written (a quoted one keeps its quotes), the domain as
+ * written or, when it holds UTF-8, in IDNA A-label form; never the display
+ * name, and at most MS_ADDR_MAX bytes. On failure returns MS_EMALFORMED
+ * (MS_ENOMEM when out of memory), *out is NULL and *why says what is wrong
+ * (static text): empty, too long, not valid UTF-8, cannot be parsed, does
+ * not hold exactly one mailbox, is a group, not a valid addr-spec.
  */
 int ms_addr_parse_from(char **out, const char *value, const char **why);
 
