@@ -46,9 +46,30 @@ EOF
         -days 365 -sha256 -extfile "$work/$name.ext" \
         -out "$p/bench-$name.pem" 2>/dev/null
 }
+# bench_rcpt N: RSA-2048 encryption certificate bench-rcptN under ca-v2,
+# one of the ten recipients of seal10 (the test PKI has too few RSA
+# certificates whose keyUsage allows encryption).
+bench_rcpt()
+{
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+        -out "$p/bench-rcpt$1.key" 2>/dev/null
+    openssl req -new -config "$work/req.cnf" -key "$p/bench-rcpt$1.key" \
+        -subj "/CN=Bench recipient $1" -out "$work/rcpt$1.csr"
+    cat >"$work/rcpt$1.ext" <<EOF
+basicConstraints = CA:FALSE
+keyUsage = critical, keyEncipherment
+extendedKeyUsage = emailProtection
+subjectAltName = email:rcpt$1@example.org
+EOF
+    openssl x509 -req -in "$work/rcpt$1.csr" -CA "$p/ca-v2.pem" \
+        -CAkey "$p/ca-v2.key" -set_serial "0x$(openssl rand -hex 8)" \
+        -days 365 -sha256 -extfile "$work/rcpt$1.ext" \
+        -out "$p/bench-rcpt$1.pem" 2>/dev/null
+}
 bench_cert rsa2048 -algorithm RSA -pkeyopt rsa_keygen_bits:2048
 bench_cert rsa3072 -algorithm RSA -pkeyopt rsa_keygen_bits:3072
 bench_cert p256 -algorithm EC -pkeyopt ec_paramgen_curve:P-256
+for i in 1 2 3 4 5 6 7 8 9; do bench_rcpt "$i"; done
 "$bench" --message 10240 >"$work/msg-10k.eml"
 "$bench" --message 1048576 >"$work/msg-1m.eml"
 

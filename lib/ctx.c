@@ -12,6 +12,7 @@
 
 #include <mailseal/mailseal.h>
 
+#include "cms/cms.h"
 #include "ctx.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -59,6 +60,11 @@ ms_ctx_new(ms_ctx **out, ms_error *err)
         ms_free(ctx);
         return ms_error_set(err, MS_ERR, "cannot create a lock");
     }
+    if ((ctx->buf_sink = ms_cms_buf_sink_method()) == NULL) {
+        (void)pthread_mutex_destroy(&ctx->ocsp_lock); /* never locked */
+        ms_free(ctx);
+        return ms_error_set(err, MS_ENOMEM, "out of memory");
+    }
     ctx->clock = system_clock;
     ctx->limits = def;
     ctx->net_timeout_ms = 5000;
@@ -72,6 +78,7 @@ ms_ctx_free(ms_ctx *ctx)
     if (ctx == NULL)
         return;
     (void)pthread_mutex_destroy(&ctx->ocsp_lock); /* nothing holds it now */
+    BIO_meth_free(ctx->buf_sink);
     ms_free(ctx);
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 
 #include <mailseal/ctx.h>
@@ -32,6 +33,7 @@ struct ms_ctx {
     pthread_mutex_t ocsp_lock;
     ms_ocsp_entry ocsp_cache[MS_OCSP_CACHE_SIZE];
     size_t ocsp_next;
+    BIO_METHOD *buf_sink; /* ms_cms_buf_sink_method(): BIOs into an ms_buf */
 };
 
 #endif

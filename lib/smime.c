@@ -12,6 +12,7 @@
 #include "mime/build.h"
 #include "mime/mime.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "x509/load.h"
 
@@ -302,13 +303,12 @@ ms_decrypt(ms_buf *out, ms_ctx *ctx, const ms_identity *id, const void *msg,
            size_t len, const char **cipher_out, ms_error *err)
 {
     ms_mime m;
-    ms_buf outer, entity, der, plain;
+    ms_buf der, plain;
     const ms_mime_part *top;
+    size_t outer_len;
     int rc;
 
     ms_buf_reset(out);
-    ms_buf_init(&outer, 0);
-    ms_buf_init(&entity, 0);
     ms_buf_init(&der, ctx->limits.max_message);
     ms_buf_init_secret(&plain, ctx->limits.max_message);
     if ((rc = ms_mime_parse(&m, ctx, msg, len, err)) != 0)
@@ -323,18 +323,27 @@ ms_decrypt(ms_buf *out, ms_ctx *ctx, const ms_identity *id, const void *msg,
     }
     if ((rc = ms_mime_body_decoded(&der, &m, top, err)) != 0)
         goto out;
+    /* plain = the outer fields, then the decrypted entity right after. */
+    if ((rc = ms_build_split(&plain, NULL, &m, false)) != 0) {
+        rc = ms_error_set(err, rc, "cannot build the decrypted message");
+        goto out;
+    }
+    outer_len = plain.len;
     if ((rc = ms_cms_decrypt(&plain, ctx, id->cert, id->key, der.data,
                              der.len, cipher_out, err)) != 0)
         goto out;
-    if ((rc = ms_build_split(&outer, &entity, &m, false)) != 0 ||
-        (rc = ms_build_join(out, &outer, plain.data, plain.len)) != 0)
+    /* The entity is usually canonical already; else it is made so. */
+    if (!ms_mime_has_bare_lf(plain.data + outer_len, plain.len - outer_len))
+        rc = ms_buf_take(out, &plain);
+    else if ((rc = ms_buf_append(out, plain.data, outer_len)) == 0)
+        rc = ms_mime_canon_crlf(out, plain.data + outer_len,
+                                plain.len - outer_len);
+    if (rc != 0)
         rc = ms_error_set(err, rc, "cannot build the decrypted message");
 out:
     if (rc != 0)
         ms_buf_reset(out);
     ms_mime_cleanup(&m);
-    ms_buf_cleanup(&outer);
-    ms_buf_cleanup(&entity);
     ms_buf_cleanup(&der);
     ms_buf_cleanup(&plain);
     return rc;

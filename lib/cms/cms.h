@@ -40,12 +40,29 @@ int ms_cms_encrypt(ms_buf *der, ms_ctx *ctx, const ms_cms_rcpt *r, size_t n,
                    const unsigned char *content, size_t len, ms_error *err);
 
 /*
- * Decrypts a DER ContentInfo with cert/key. out must be a secret buffer; it
- * is filled only when the whole content decrypted (and authenticated).
+ * Decrypts a DER ContentInfo with cert/key and appends the content to out,
+ * which must be a secret buffer: the content lands there while it is being
+ * decrypted. On failure (the whole content, and for AuthEnvelopedData its
+ * tag, did not check out) what was appended is wiped and out holds what it
+ * held before.
  */
 int ms_cms_decrypt(ms_buf *out, ms_ctx *ctx, X509 *cert, EVP_PKEY *key,
                    const unsigned char *der, size_t len,
                    const char **cipher_out, ms_error *err);
+
+/* Where a BIO of ms_cms_buf_sink_method() writes. */
+typedef struct ms_cms_sink {
+    ms_buf *buf; /* borrowed */
+    int rc;      /* status of the last append: MS_ETOOBIG, MS_ENOMEM */
+} ms_cms_sink;
+
+/*
+ * A write-only BIO method: a BIO of it with BIO_set_data(bio, sink) and
+ * BIO_set_init(bio, 1) appends whatever is written to sink->buf (a write
+ * fails past its max and records why in sink->rc). For the context; free
+ * with BIO_meth_free().
+ */
+BIO_METHOD *ms_cms_buf_sink_method(void);
 
 /* Parses a DER ContentInfo with a size check. */
 int ms_cms_parse(CMS_ContentInfo **out, const unsigned char *der, size_t len,

@@ -96,9 +96,11 @@ out:
     return rc;
 }
 
-/* Lower-case name of the content cipher, or "unknown". */
+/* Lower-case name of the content cipher, or "unknown". der is the input
+ * cms was parsed from: its header is read when it has definite lengths,
+ * else (BER) cms is encoded again for the purpose. */
 static const char *
-content_cipher(CMS_ContentInfo *cms)
+content_cipher(CMS_ContentInfo *cms, const unsigned char *der, size_t len)
 {
     static const struct {
         int nid;
@@ -110,15 +112,19 @@ content_cipher(CMS_ContentInfo *cms)
         {NID_des_ede3_cbc, "des-ede3-cbc"}, {NID_rc2_cbc, "rc2-cbc"},
         {NID_des_cbc, "des-cbc"},
     };
-    unsigned char *der = NULL;
+    unsigned char *enc = NULL;
     const unsigned char *p;
     ASN1_OBJECT *obj = NULL;
     ms_der oid;
     const char *r = "unknown";
     int n, nid;
 
-    if ((n = i2d_CMS_ContentInfo(cms, &der)) <= 0 ||
-        !ms_der_cms_cipher_oid(der, (size_t)n, &oid) || oid.len > 64)
+    if (!ms_der_cms_cipher_oid(der, len, &oid)) {
+        if ((n = i2d_CMS_ContentInfo(cms, &enc)) <= 0 ||
+            !ms_der_cms_cipher_oid(enc, (size_t)n, &oid))
+            goto out;
+    }
+    if (oid.len > 64)
         goto out;
     {
         unsigned char tlv[66];
@@ -137,7 +143,7 @@ content_cipher(CMS_ContentInfo *cms)
     }
 out:
     ASN1_OBJECT_free(obj);
-    OPENSSL_free(der);
+    OPENSSL_free(enc);
     return r;
 }
 
@@ -177,18 +183,84 @@ find_recipient(CMS_ContentInfo *cms, X509 *cert, unsigned max, ms_error *err)
                         "not encrypted to this key (no matching recipient)");
 }
 
+static int
+sink_write(BIO *b, const char *data, int n)
+{
+    ms_cms_sink *sink = BIO_get_data(b);
+
+    if (sink == NULL || n < 0)
+        return -1;
+    if ((sink->rc = ms_buf_append(sink->buf, data, (size_t)n)) != 0)
+        return -1;
+    return n;
+}
+
+static long
+sink_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+BIO_METHOD *
+ms_cms_buf_sink_method(void)
+{
+    BIO_METHOD *m;
+    int type = BIO_get_new_index();
+
+    if (type == -1 ||
+        (m = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "ms_buf sink")) ==
+            NULL)
+        return NULL;
+    if (!BIO_meth_set_write(m, sink_write) ||
+        !BIO_meth_set_ctrl(m, sink_ctrl)) {
+        BIO_meth_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Appends the content of cms, decrypted with cert/key, to out. */
+static int
+decrypt_into(ms_buf *out, ms_ctx *ctx, CMS_ContentInfo *cms, X509 *cert,
+             EVP_PKEY *key, size_t hint, ms_error *err)
+{
+    ms_cms_sink sink = {out, 0};
+    BIO *bio = NULL;
+    int rc = 0;
+
+    /* The content is no longer than the ContentInfo: room for all of it
+     * now, so it is written once and never moved. (void): when this fails
+     * (out's max), the content grows out as it comes, up to that max. */
+    (void)ms_buf_reserve(out, hint);
+    if ((bio = BIO_new(ctx->buf_sink)) == NULL) {
+        rc = ms_error_set(err, MS_ENOMEM, "out of memory");
+        goto out;
+    }
+    BIO_set_data(bio, &sink);
+    BIO_set_init(bio, 1);
+    if (CMS_decrypt_set1_pkey_and_peer(cms, key, cert, NULL) != 1 ||
+        CMS_decrypt(cms, NULL, NULL, NULL, bio, CMS_BINARY) != 1)
+        rc = sink.rc != 0 ? ms_error_set(err, sink.rc,
+                                         "decrypted message too large")
+                          : ms_error_set(err, MS_EBADSIG,
+                                         "decryption failed");
+out:
+    BIO_free(bio);
+    return rc;
+}
+
 int
 ms_cms_decrypt(ms_buf *out, ms_ctx *ctx, X509 *cert, EVP_PKEY *key,
                const unsigned char *der, size_t len, const char **cipher_out,
                ms_error *err)
 {
     CMS_ContentInfo *cms = NULL;
-    BIO *mem = NULL;
-    char *data;
-    long n;
+    size_t old = out->len;
     int type, rc;
 
-    ms_buf_reset(out);
     if ((rc = ms_cms_parse(&cms, der, len, err)) != 0)
         return rc;
     type = OBJ_obj2nid(CMS_get0_type(cms));
@@ -201,25 +273,18 @@ ms_cms_decrypt(ms_buf *out, ms_ctx *ctx, X509 *cert, EVP_PKEY *key,
         0)
         goto out;
     if (cipher_out != NULL)
-        *cipher_out = content_cipher(cms);
-    /* One answer for every failure below: wrong key, bad padding, bad tag
-     * (no oracle). Plaintext stays in mem until the whole content, and for
-     * AuthEnvelopedData its tag, has been checked. */
-    if ((mem = BIO_new(BIO_s_secmem())) == NULL) {
-        rc = ms_error_set(err, MS_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (CMS_decrypt_set1_pkey_and_peer(cms, key, cert, NULL) != 1 ||
-        CMS_decrypt(cms, NULL, NULL, NULL, mem, CMS_BINARY) != 1) {
-        rc = ms_error_set(err, MS_EBADSIG, "decryption failed");
-        goto out;
-    }
-    if ((n = BIO_get_mem_data(mem, &data)) < 0 ||
-        (rc = ms_buf_append(out, data, (size_t)n)) != 0)
-        rc = ms_error_set(err, rc != 0 ? rc : MS_ERR,
-                          "decrypted message too large");
+        *cipher_out = content_cipher(cms, der, len);
+    /* One answer for every failure below: wrong key, bad padding, bad tag,
+     * too large (no oracle). The content is in out only when the whole of
+     * it, and for AuthEnvelopedData its tag, has been checked; else it is
+     * wiped below. */
+    rc = decrypt_into(out, ctx, cms, cert, key, len, err);
 out:
-    BIO_free(mem); /* the secure-heap BIO wipes what it held */
+    if (rc != 0 && out->data != NULL) {
+        ms_wipe(out->data + old, out->cap - old);
+        out->len = old;
+        out->data[old] = '\0';
+    }
     CMS_ContentInfo_free(cms);
     ERR_clear_error();
     return rc;

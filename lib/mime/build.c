@@ -75,8 +75,9 @@ ms_build_split(ms_buf *outer, ms_buf *entity, const ms_mime *m,
         if (ms_hdr_is_content(n, nl)) {
             if (ms_ascii_casebytes(n, nl, "Content-Type", 12))
                 has_ct = true;
-            if (reencode &&
-                ms_ascii_casebytes(n, nl, "Content-Transfer-Encoding", 25))
+            if (entity == NULL ||
+                (reencode &&
+                 ms_ascii_casebytes(n, nl, "Content-Transfer-Encoding", 25)))
                 continue;
             dst = entity;
         } else if (!is_mime_version(n, nl)) {
@@ -90,6 +91,8 @@ ms_build_split(ms_buf *outer, ms_buf *entity, const ms_mime *m,
     }
     if (rc == 0)
         rc = APPEND(outer, "MIME-Version: 1.0\r\n");
+    if (entity == NULL)
+        return rc;
     if (rc == 0 && !has_ct)
         rc = APPEND(entity, "Content-Type: text/plain; charset=us-ascii\r\n");
     if (rc == 0 && reencode)

@@ -14,7 +14,8 @@
  * entity: the Content-* fields, a blank line and the body. With for_signing,
  * a single-part 8-bit body is re-encoded as base64 so the signed bytes
  * survive transport unchanged; an entity without Content-Type gets an
- * explicit "text/plain; charset=us-ascii".
+ * explicit "text/plain; charset=us-ascii". entity may be NULL when only
+ * outer is wanted.
  */
 int ms_build_split(ms_buf *outer, ms_buf *entity, const ms_mime *m,
                    bool for_signing);

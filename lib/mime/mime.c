@@ -133,6 +133,19 @@ ms_mime_header(ms_buf *out, const ms_mime *m, const ms_mime_part *p,
     return ms_hdr_unfold(out, found, flen);
 }
 
+bool
+ms_mime_has_bare_lf(const void *data, size_t len)
+{
+    const unsigned char *p = data, *end = p + len;
+
+    for (const unsigned char *q = p;
+         (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+        if (q == p || q[-1] != '\r')
+            return true;
+    }
+    return false;
+}
+
 int
 ms_mime_canon_crlf(ms_buf *out, const void *data, size_t len)
 {

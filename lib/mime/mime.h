@@ -76,6 +76,8 @@ int ms_mime_header(ms_buf *out, const ms_mime *m, const ms_mime_part *p,
 size_t ms_mime_header_count(const ms_mime *m, const ms_mime_part *p,
                             const char *name);
 
+/* Does data hold an LF without a CR before it? */
+bool ms_mime_has_bare_lf(const void *data, size_t len);
 /* Appends data with every bare LF turned into CRLF. */
 int ms_mime_canon_crlf(ms_buf *out, const void *data, size_t len);
 /* True for header names starting "Content-" (case-insensitive). */

@@ -11,6 +11,7 @@
 #include "mime/mime.h"
 #include "policy/judge.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #define MS_MAX_LAYERS 4
@@ -20,8 +21,12 @@ typedef struct opening {
     const ms_verifier *v;
     const ms_identity *id;
     ms_result *r;
-    ms_buf cur;       /* the message as it stands after decryption */
+    const unsigned char *data; /* the message as it stands: the caller's */
+    size_t len;                /* or, once decrypted, cur's bytes */
+    ms_buf cur;       /* the decrypted message (secret: wiped when freed) */
     ms_buf clear;     /* what the reader gets */
+    bool want_clear;  /* does the caller want it at all? */
+    bool clear_set;   /* clear holds an unwrapped message */
     ms_signer_eval ev;
     bool have_ev;
     time_t now;
@@ -62,7 +67,8 @@ sniff_signed(const ms_mime *m, const ms_mime_part *p)
     return yes;
 }
 
-/* Decrypts o->cur in place. Returns false when the verdict is settled. */
+/* Decrypts the message into o->cur. Returns false when the verdict is
+ * settled. */
 static bool
 decrypt_layer(opening *o)
 {
@@ -77,20 +83,19 @@ decrypt_layer(opening *o)
                       "encrypted: use open with a key");
         return false;
     }
-    ms_buf_init_secret(&plain, 0);
-    rc = ms_decrypt(&plain, o->ctx, o->id, o->cur.data, o->cur.len, &cipher,
-                    &err);
+    ms_buf_init_secret(&plain, o->ctx->limits.max_message);
+    rc = ms_decrypt(&plain, o->ctx, o->id, o->data, o->len, &cipher, &err);
     if (rc == MS_EBADSIG)
         ms_result_set(o->r, MS_VERDICT_INVALID,
                       "decryption failed: wrong key or tampered ciphertext");
     else if (rc != 0)
         ms_result_set(o->r, MS_VERDICT_ERROR, "%s", err.msg);
     else {
+        /* The previous layer is no longer looked at: o->data moves on. */
         o->r->cipher = cipher;
-        ms_buf_reset(&o->cur);
-        rc = ms_buf_append(&o->cur, plain.data, plain.len);
-        if (rc != 0)
-            ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
+        ms_buf_move(&o->cur, &plain);
+        o->data = o->cur.data;
+        o->len = o->cur.len;
     }
     ms_buf_cleanup(&plain);
     return rc == 0;
@@ -138,7 +143,10 @@ judge_detached(opening *o, const ms_mime *m, int idx)
 {
     const ms_mime_part *p = &m->parts[idx];
     const ms_mime_part *c1, *c2;
+    const unsigned char *cdata;
+    size_t clen;
     ms_buf content, der;
+    int rc = 0;
 
     if (!ms_mime_is_pkcs7_signature(p->protocol)) {
         ms_result_set(o->r, MS_VERDICT_UNSIGNED, NULL);
@@ -157,13 +165,19 @@ judge_detached(opening *o, const ms_mime *m, int idx)
     }
     ms_buf_init(&content, 0);
     ms_buf_init(&der, m->len);
-    if (ms_mime_canon_crlf(&content, m->data + c1->start,
-                           c1->end - c1->start) != 0 ||
-        ms_mime_body_decoded(&der, m, c2, NULL) != 0)
+    /* The signed bytes, canonical (CRLF): the part itself when it is. */
+    cdata = m->data + c1->start;
+    clen = c1->end - c1->start;
+    if (ms_mime_has_bare_lf(cdata, clen)) {
+        rc = ms_mime_canon_crlf(&content, cdata, clen);
+        cdata = content.data;
+        clen = content.len;
+    }
+    if (rc != 0 || ms_mime_body_decoded(&der, m, c2, NULL) != 0)
         ms_result_set(o->r, MS_VERDICT_ERROR,
                       "the signature part cannot be decoded");
     else
-        judge_der(o, m, der.data, der.len, content.data, content.len, NULL);
+        judge_der(o, m, der.data, der.len, cdata, clen, NULL);
     ms_buf_cleanup(&content);
     ms_buf_cleanup(&der);
 }
@@ -172,21 +186,20 @@ judge_detached(opening *o, const ms_mime *m, int idx)
 static void
 judge_opaque(opening *o, const ms_mime *m, int idx, bool top)
 {
-    ms_buf der, entity, outer, dummy;
+    ms_buf der, entity, outer;
 
     ms_buf_init(&der, m->len);
     ms_buf_init(&entity, o->ctx->limits.max_message);
     ms_buf_init(&outer, 0);
-    ms_buf_init(&dummy, 0);
     if (ms_mime_body_decoded(&der, m, &m->parts[idx], NULL) != 0) {
         ms_result_set(o->r, MS_VERDICT_ERROR,
                       "the signed-data part cannot be decoded");
         goto out;
     }
     judge_der(o, m, der.data, der.len, NULL, 0, &entity);
-    if (top && entity.len > 0 &&
-        ms_build_split(&outer, &dummy, m, false) == 0) {
-        ms_buf_reset(&o->clear);
+    if (top && o->want_clear && entity.len > 0 &&
+        ms_build_split(&outer, NULL, m, false) == 0) {
+        o->clear_set = true;
         if (ms_build_join(&o->clear, &outer, entity.data, entity.len) != 0)
             ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
     }
@@ -194,7 +207,6 @@ out:
     ms_buf_cleanup(&der);
     ms_buf_cleanup(&entity);
     ms_buf_cleanup(&outer);
-    ms_buf_cleanup(&dummy);
 }
 
 /* Judges the nested signed part idx into o->ev and o->r. */
@@ -278,6 +290,19 @@ judge_nested(opening *o, const ms_mime *m)
     }
 }
 
+/* Unless an unwrapped message is there already, the reader gets the
+ * message as it stands: the decrypted one moves, the caller's is copied. */
+static void
+set_clear(opening *o)
+{
+    if (!o->want_clear || o->clear_set)
+        return;
+    if (o->cur.data != NULL && o->data == o->cur.data
+            ? ms_buf_take(&o->clear, &o->cur) != 0
+            : ms_buf_append(&o->clear, o->data, o->len) != 0)
+        ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
+}
+
 static void
 judge_message(opening *o)
 {
@@ -286,7 +311,7 @@ judge_message(opening *o)
     const ms_mime_part *top;
 
     for (int layer = 0;; layer++) {
-        if (ms_mime_parse(&m, o->ctx, o->cur.data, o->cur.len, &err) != 0) {
+        if (ms_mime_parse(&m, o->ctx, o->data, o->len, &err) != 0) {
             ms_result_set(o->r, MS_VERDICT_ERROR, "%s", err.msg);
             return;
         }
@@ -302,9 +327,7 @@ judge_message(opening *o)
         if (!decrypt_layer(o))
             return;
     }
-    if (ms_buf_append(&o->clear, o->cur.data, o->cur.len) != 0) {
-        ms_result_set(o->r, MS_VERDICT_ERROR, "message too large");
-    } else if (strcmp(top->type, "multipart/signed") == 0) {
+    if (strcmp(top->type, "multipart/signed") == 0) {
         judge_detached(o, &m, 0);
     } else if (is_opaque_signed(top) || ms_mime_is_pkcs7_mime(top)) {
         judge_opaque(o, &m, 0, true);
@@ -327,6 +350,7 @@ judge_message(opening *o)
             ms_result_set(o->r, MS_VERDICT_ERROR, "out of memory");
     }
     ms_mime_cleanup(&m);
+    set_clear(o);
 }
 
 int
@@ -343,14 +367,15 @@ ms_open(ms_result **out, ms_buf *cleartext, ms_ctx *ctx, const ms_verifier *v,
     o.v = v;
     o.id = id;
     o.now = v->has_time ? v->at : ms_ctx_now(ctx);
-    ms_buf_init(&o.cur, ctx->limits.max_message);
+    o.data = msg;
+    o.len = len;
+    o.want_clear = cleartext != NULL;
+    ms_buf_init_secret(&o.cur, ctx->limits.max_message);
     ms_buf_init(&o.clear, 0);
     o.r->verdict = MS_VERDICT_UNSIGNED;
     if (len > ctx->limits.max_message)
         ms_result_set(o.r, MS_VERDICT_ERROR, "message over %zu bytes",
                       ctx->limits.max_message);
-    else if (ms_buf_append(&o.cur, msg, len) != 0)
-        ms_result_set(o.r, MS_VERDICT_ERROR, "out of memory");
     else
         judge_message(&o);
     if ((rc = ms_result_finish(o.r, o.have_ev ? &o.ev : NULL)) != 0) {

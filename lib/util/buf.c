@@ -10,6 +10,7 @@
 #include <mailseal/error.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 
 void
 ms_wipe(void *p, size_t n)
@@ -139,4 +140,18 @@ ms_buf_move(ms_buf *dst, ms_buf *src)
     src->data = NULL;
     src->len = 0;
     src->cap = 0;
+}
+
+int
+ms_buf_take(ms_buf *dst, ms_buf *src)
+{
+    size_t max = dst->max;
+    bool secret = dst->secret;
+
+    if (src->len > max)
+        return MS_ETOOBIG;
+    ms_buf_move(dst, src);
+    dst->max = max;
+    dst->secret = secret;
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include <mailseal/error.h>
 
 #include "util/alloc.h"
+#include "util/buf.h"
 
 /* The invariant every ms_buf keeps: data NUL-terminated once allocated. */
 static void
@@ -392,6 +393,60 @@ test_buf__alloc_failure_loop(void **state)
     }
 }
 
+static void
+test_buf__take_keeps_dst_settings(void **state)
+{
+    ms_buf src, dst;
+    unsigned char *storage;
+
+    (void)state;
+    ms_buf_init_secret(&src, 0);
+    ms_buf_init(&dst, 16);
+    assert_int_equal(ms_buf_append(&dst, "old", 3), 0);
+    assert_int_equal(ms_buf_append(&src, "0123456789abcdef", 16), 0);
+    storage = src.data;
+    assert_int_equal(ms_buf_take(&dst, &src), 0);
+    assert_ptr_equal(dst.data, storage); /* no copy */
+    assert_int_equal(dst.len, 16);
+    assert_memory_equal(dst.data, "0123456789abcdef", 16);
+    assert_int_equal(dst.max, 16);
+    assert_false(dst.secret);
+    assert_terminated(&dst);
+    assert_null(src.data);
+    assert_int_equal(src.len, 0);
+    assert_int_equal(src.cap, 0);
+    assert_true(src.secret);
+    ms_buf_cleanup(&src);
+    ms_buf_cleanup(&dst);
+}
+
+static void
+test_buf__take_over_max_changes_nothing(void **state)
+{
+    ms_buf src, dst;
+
+    (void)state;
+    ms_buf_init(&src, 0);
+    ms_buf_init_secret(&dst, 4);
+    assert_int_equal(ms_buf_append(&dst, "abc", 3), 0);
+    assert_int_equal(ms_buf_append(&src, "12345", 5), 0);
+    assert_int_equal(ms_buf_take(&dst, &src), MS_ETOOBIG);
+    assert_int_equal(dst.len, 3);
+    assert_memory_equal(dst.data, "abc", 4);
+    assert_true(dst.secret);
+    assert_int_equal(src.len, 5);
+    assert_memory_equal(src.data, "12345", 6);
+    /* Exactly at dst's max is fine; dst stays secret. */
+    src.len = 4;
+    src.data[4] = '\0';
+    assert_int_equal(ms_buf_take(&dst, &src), 0);
+    assert_int_equal(dst.len, 4);
+    assert_true(dst.secret);
+    assert_int_equal(dst.max, 4);
+    ms_buf_cleanup(&src);
+    ms_buf_cleanup(&dst);
+}
+
 int
 main(void)
 {
@@ -414,6 +469,8 @@ main(void)
         cmocka_unit_test(test_buf__secret_enomem_leaves_contents),
         cmocka_unit_test(test_buf__move_transfers_storage),
         cmocka_unit_test(test_buf__move_empty),
+        cmocka_unit_test(test_buf__take_keeps_dst_settings),
+        cmocka_unit_test(test_buf__take_over_max_changes_nothing),
         cmocka_unit_test(test_buf__wipe),
         cmocka_unit_test(test_buf__alloc_failure_loop),
     };

@@ -105,6 +105,30 @@ test_build__split_content_and_outer(void **state)
 }
 
 static void
+test_build__split_outer_only(void **state)
+{
+    fixture *f = *state;
+    const char *msg = "From: a@example.net\n"
+                      "Content-Type: text/plain; charset=utf-8\n"
+                      "Subject: hello\n"
+                      "\n"
+                      "caf\xc3\xa9\n";
+    ms_mime m;
+    ms_error err;
+
+    assert_int_equal(ms_mime_parse(&m, f->ctx, msg, strlen(msg), &err), 0);
+    for (int signing = 0; signing < 2; signing++) {
+        ms_buf_reset(&f->outer);
+        assert_int_equal(ms_build_split(&f->outer, NULL, &m, signing == 1),
+                         0);
+        assert_string_equal((char *)f->outer.data, "From: a@example.net\r\n"
+                                                   "Subject: hello\r\n"
+                                                   "MIME-Version: 1.0\r\n");
+    }
+    ms_mime_cleanup(&m);
+}
+
+static void
 test_build__split_adds_mime_version_once(void **state)
 {
     fixture *f = *state;
@@ -417,6 +441,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_build__split_content_and_outer),
+        T(test_build__split_outer_only),
         T(test_build__split_adds_mime_version_once),
         T(test_build__split_defaults_content_type),
         T(test_build__split_keeps_folding),

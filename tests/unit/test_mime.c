@@ -714,6 +714,21 @@ test_mime__canon_crlf(void **state)
 }
 
 static void
+test_mime__has_bare_lf(void **state)
+{
+    (void)state;
+    assert_false(ms_mime_has_bare_lf("", 0));
+    assert_false(ms_mime_has_bare_lf("no newline", 10));
+    assert_false(ms_mime_has_bare_lf("a\r\nb\r\n", 6));
+    assert_false(ms_mime_has_bare_lf("a\rb\r", 4));
+    assert_true(ms_mime_has_bare_lf("\n", 1));
+    assert_true(ms_mime_has_bare_lf("a\r\nb\n", 5));
+    assert_true(ms_mime_has_bare_lf("\r\n\n", 3));
+    /* Only the bytes given count: the CR before them is not looked at. */
+    assert_true(ms_mime_has_bare_lf("\r\n" + 1, 1));
+}
+
+static void
 test_mime__canon_crlf_limits(void **state)
 {
     ms_buf b;
@@ -792,6 +807,7 @@ main(void)
         T(test_mime__hdr_is_content),
         T(test_mime__canon_crlf),
         T(test_mime__canon_crlf_limits),
+        T(test_mime__has_bare_lf),
         T(test_mime__alloc_failure_loop),
     };
 
