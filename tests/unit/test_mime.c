@@ -725,7 +725,7 @@ test_mime__has_bare_lf(void **state)
     assert_true(ms_mime_has_bare_lf("a\r\nb\n", 5));
     assert_true(ms_mime_has_bare_lf("\r\n\n", 3));
     /* Only the bytes given count: the CR before them is not looked at. */
-    assert_true(ms_mime_has_bare_lf("\r\n" + 1, 1));
+    assert_true(ms_mime_has_bare_lf(&"\r\n"[1], 1));
 }
 
 static void
