@@ -22,44 +22,71 @@ struct ms_recipients {
     size_t cap;
 };
 
+/*
+ * Signs msg: outer receives the fields that stay outside (From, To, ...,
+ * MIME-Version), signed the signed entity (Content-Type multipart/signed
+ * or application/pkcs7-mime and its body). ms_sign() emits both; ms_seal()
+ * encrypts the entity straight away, without building and re-parsing a
+ * whole message.
+ */
+static int
+sign_parts(ms_buf *outer, ms_buf *signed_entity, ms_ctx *ctx,
+           const ms_identity *id, const ms_sign_options *opts,
+           const void *msg, size_t len, ms_error *err)
+{
+    ms_mime m;
+    ms_buf entity, der, none;
+    bool opaque = opts != NULL && opts->opaque;
+    int rc;
+
+    if (opts != NULL && opts->version != MS_SIGN_OPTIONS_VERSION)
+        return ms_error_set(err, MS_EINVAL, "unknown sign options version");
+    ms_buf_init(&entity, 0);
+    ms_buf_init(&der, 0);
+    ms_buf_init(&none, 0);
+    if ((rc = ms_mime_parse(&m, ctx, msg, len, err)) != 0)
+        goto out;
+    if ((rc = ms_build_split(outer, &entity, &m, true)) != 0) {
+        rc = ms_error_set(err, rc, "cannot prepare the message");
+        goto out;
+    }
+    if ((rc = ms_cms_sign(&der, ctx, id, entity.data, entity.len, !opaque,
+                          opts != NULL ? opts->tsa_url : NULL, err)) != 0)
+        goto out;
+    if (opaque)
+        rc = ms_build_pkcs7(signed_entity, &none, "signed-data", der.data,
+                            der.len);
+    else
+        rc = ms_build_signed(signed_entity, &none, &entity, der.data,
+                             der.len);
+    if (rc != 0)
+        rc = ms_error_set(err, rc, "cannot build the signed message");
+out:
+    ms_mime_cleanup(&m);
+    ms_buf_cleanup(&entity);
+    ms_buf_cleanup(&der);
+    ms_buf_cleanup(&none);
+    return rc;
+}
+
 int
 ms_sign(ms_buf *out, ms_ctx *ctx, const ms_identity *id,
         const ms_sign_options *opts, const void *msg, size_t len,
         ms_error *err)
 {
-    ms_mime m;
-    ms_buf outer, entity, der;
+    ms_buf signed_entity;
     int rc;
 
-    if (opts != NULL && opts->version != MS_SIGN_OPTIONS_VERSION)
-        return ms_error_set(err, MS_EINVAL, "unknown sign options version");
     ms_buf_reset(out);
-    ms_buf_init(&outer, 0);
-    ms_buf_init(&entity, 0);
-    ms_buf_init(&der, 0);
-    if ((rc = ms_mime_parse(&m, ctx, msg, len, err)) != 0)
-        goto out;
-    if ((rc = ms_build_split(&outer, &entity, &m, true)) != 0) {
-        rc = ms_error_set(err, rc, "cannot prepare the message");
-        goto out;
-    }
-    if ((rc = ms_cms_sign(&der, ctx, id, entity.data, entity.len,
-                          opts == NULL || !opts->opaque,
-                          opts != NULL ? opts->tsa_url : NULL, err)) != 0)
-        goto out;
-    if (opts != NULL && opts->opaque)
-        rc = ms_build_pkcs7(out, &outer, "signed-data", der.data, der.len);
-    else
-        rc = ms_build_signed(out, &outer, &entity, der.data, der.len);
-    if (rc != 0)
-        rc = ms_error_set(err, rc, "cannot build the signed message");
-out:
+    ms_buf_init(&signed_entity, 0);
+    if ((rc = sign_parts(out, &signed_entity, ctx, id, opts, msg, len,
+                         err)) == 0 &&
+        (rc = ms_buf_append(out, signed_entity.data, signed_entity.len)) !=
+            0)
+        rc = ms_error_set(err, rc, "signed message too large");
     if (rc != 0)
         ms_buf_reset(out);
-    ms_mime_cleanup(&m);
-    ms_buf_cleanup(&outer);
-    ms_buf_cleanup(&entity);
-    ms_buf_cleanup(&der);
+    ms_buf_cleanup(&signed_entity);
     return rc;
 }
 
@@ -217,6 +244,30 @@ choose_cipher(const ms_recipients *r, ms_cipher asked)
     return MS_CIPHER_AES256_GCM;
 }
 
+/* Encrypts entity with cipher c and appends outer + pkcs7-mime to out. */
+static int
+encrypt_entity(ms_buf *out, ms_ctx *ctx, const ms_recipients *r,
+               const ms_encrypt_options *opts, ms_cipher c,
+               const ms_buf *outer, const ms_buf *entity, ms_error *err)
+{
+    ms_buf der;
+    int rc;
+
+    ms_buf_init(&der, 0);
+    if ((rc = ms_cms_encrypt(&der, ctx, r->r, r->n, c, opts->key_transport,
+                             entity->data, entity->len, err)) != 0)
+        goto out;
+    rc = ms_build_pkcs7(out, outer,
+                        c == MS_CIPHER_AES256_CBC ? "enveloped-data"
+                                                  : "authEnveloped-data",
+                        der.data, der.len);
+    if (rc != 0)
+        rc = ms_error_set(err, rc, "cannot build the encrypted message");
+out:
+    ms_buf_cleanup(&der);
+    return rc;
+}
+
 int
 ms_encrypt(ms_buf *out, ms_ctx *ctx, const ms_recipients *r,
            const ms_encrypt_options *opts, const void *msg, size_t len,
@@ -224,7 +275,7 @@ ms_encrypt(ms_buf *out, ms_ctx *ctx, const ms_recipients *r,
 {
     const ms_encrypt_options def = MS_ENCRYPT_OPTIONS_INIT;
     ms_mime m;
-    ms_buf outer, entity, der;
+    ms_buf outer, entity;
     ms_cipher c;
     int rc;
 
@@ -235,7 +286,6 @@ ms_encrypt(ms_buf *out, ms_ctx *ctx, const ms_recipients *r,
     ms_buf_reset(out);
     ms_buf_init(&outer, 0);
     ms_buf_init(&entity, 0);
-    ms_buf_init(&der, 0);
     if ((rc = ms_mime_parse(&m, ctx, msg, len, err)) != 0)
         goto out;
     c = choose_cipher(r, opts->cipher);
@@ -250,22 +300,13 @@ ms_encrypt(ms_buf *out, ms_ctx *ctx, const ms_recipients *r,
         rc = ms_error_set(err, rc, "cannot prepare the message");
         goto out;
     }
-    if ((rc = ms_cms_encrypt(&der, ctx, r->r, r->n, c, opts->key_transport,
-                             entity.data, entity.len, err)) != 0)
-        goto out;
-    rc = ms_build_pkcs7(out, &outer,
-                        c == MS_CIPHER_AES256_CBC ? "enveloped-data"
-                                                  : "authEnveloped-data",
-                        der.data, der.len);
-    if (rc != 0)
-        rc = ms_error_set(err, rc, "cannot build the encrypted message");
+    rc = encrypt_entity(out, ctx, r, opts, c, &outer, &entity, err);
 out:
     if (rc != 0)
         ms_buf_reset(out);
     ms_mime_cleanup(&m);
     ms_buf_cleanup(&outer);
     ms_buf_cleanup(&entity);
-    ms_buf_cleanup(&der);
     return rc;
 }
 
@@ -275,26 +316,43 @@ ms_seal(ms_buf *out, ms_ctx *ctx, const ms_identity *id,
         const ms_encrypt_options *eopts, const void *msg, size_t len,
         ms_error *err)
 {
+    const ms_encrypt_options def = MS_ENCRYPT_OPTIONS_INIT;
     ms_recipients all = {NULL, 0, 0};
-    ms_buf signed_msg;
+    ms_buf outer, signed_entity;
     int rc;
 
-    ms_buf_init(&signed_msg, 0);
+    if (eopts == NULL)
+        eopts = &def;
+    if (eopts->version != MS_ENCRYPT_OPTIONS_VERSION)
+        return ms_error_set(err, MS_EINVAL, "unknown encrypt options version");
+    ms_buf_reset(out);
+    ms_buf_init(&outer, 0);
+    ms_buf_init(&signed_entity, 0);
     for (size_t i = 0; r != NULL && i < r->n; i++) {
         if ((rc = push_cert(&all, r->r[i].cert, r->r[i].caps, err)) != 0)
             goto out;
     }
     if ((rc = ms_recipients_add_self(&all, id, err)) != 0)
         goto out;
-    if ((rc = ms_sign(&signed_msg, ctx, id, sopts, msg, len, err)) != 0)
+    if (all.n == 0) {
+        rc = ms_error_set(err, MS_EINVAL, "no recipients");
         goto out;
-    rc = ms_encrypt(out, ctx, &all, eopts, signed_msg.data, signed_msg.len,
-                    err);
+    }
+    /* Sign-then-encrypt: the content is signed, so CBC is allowed here. */
+    if ((rc = sign_parts(&outer, &signed_entity, ctx, id, sopts, msg, len,
+                         err)) != 0)
+        goto out;
+    rc = encrypt_entity(out, ctx, &all, eopts,
+                        choose_cipher(&all, eopts->cipher), &outer,
+                        &signed_entity, err);
 out:
+    if (rc != 0)
+        ms_buf_reset(out);
     for (size_t i = 0; i < all.n; i++)
         X509_free(all.r[i].cert);
     ms_free(all.r);
-    ms_buf_cleanup(&signed_msg);
+    ms_buf_cleanup(&outer);
+    ms_buf_cleanup(&signed_entity);
     return rc;
 }
 

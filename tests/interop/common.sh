@@ -135,7 +135,7 @@ mime_body() {
 
 # mime_decoded_body FILE: the body, base64-decoded when the entity says so.
 mime_decoded_body() {
-    if mime_head "$1" | grep -qi '^content-transfer-encoding:[[:space:]]*base64'; then
+    if mime_head "$1" | grep -i '^content-transfer-encoding:[[:space:]]*base64' >/dev/null; then
         mime_body "$1" | tr -d '\r' | base64 -d
     else
         mime_body "$1"
@@ -144,7 +144,7 @@ mime_decoded_body() {
 
 # mime_p7m FILE DER: the CMS object of an application/pkcs7-mime message.
 mime_p7m() {
-    mime_head "$1" | tr -d '\n' | grep -qi 'content-type:[[:space:]]*application/pkcs7-mime'
+    mime_head "$1" | tr -d '\n' | grep -i 'content-type:[[:space:]]*application/pkcs7-mime' >/dev/null
     mime_body "$1" | tr -d '\r' | base64 -d >"$2"
     test -s "$2"
 }
@@ -388,8 +388,8 @@ ms_open_expect() {
     validated | mailbox-validated | signed) [ "$rc" -eq 0 ] ;;
     *) [ "$rc" -eq 1 ] ;;
     esac
-    mime_head "$msg.open" | tr -d '\r' | grep -qx "X-Mailseal-Verdict: $verdict"
-    tr -d '\r' <"$msg.open" | grep -Fxq -- "$7"
+    mime_head "$msg.open" | tr -d '\r' | grep -x "X-Mailseal-Verdict: $verdict" >/dev/null
+    tr -d '\r' <"$msg.open" | grep -Fx -- "$7" >/dev/null
 }
 
 # ms_decrypt_expect MSG ENC-CERT ENC-KEY BODY-FILE: mailseal decrypt and
@@ -451,7 +451,7 @@ gpgsm_import_key() {
     p12_3des "$1" "$WORK/$1.gpgsm.p12"
     gpgsm --homedir "$GNUPGHOME" --batch --pinentry-mode loopback \
         --passphrase-fd 3 --import "$WORK/$1.gpgsm.p12" 3<"$WORK/gpgsm.pass"
-    gpgsm --homedir "$GNUPGHOME" --batch --list-secret-keys | grep -q .
+    gpgsm --homedir "$GNUPGHOME" --batch --list-secret-keys | grep . >/dev/null
 }
 
 # gpgsm_b ARGS...: gpgsm in batch mode, passphrase on fd 3, status on fd 4
