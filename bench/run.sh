@@ -157,8 +157,8 @@ awk -F'\t' '
     END {
         goal("seal 10 KB vs sign|encrypt pipeline",
              ms["rsa2048/10k/seal1"] / pipe["rsa2048/10k/seal1"], 40, "x")
-        goal("seal 10 KB vs RSA-2048 signing ceiling",
-             100 * ms["rsa2048/10k/seal1"] / ms["rsa2048/-/ceiling"], 60, "%")
+        goal("seal 10 KB vs RSA-2048 signing ceiling (paired)",
+             100 * ms["rsa2048/10k/seal1-paired-ratio"], 60, "%")
         goal("open 10 KB vs decrypt|verify pipeline",
              ms["rsa2048/10k/open"] / pipe["rsa2048/10k/open"], 30, "x")
         goal("open 1 MB vs decrypt|verify pipeline",
