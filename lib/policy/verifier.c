@@ -1,4 +1,6 @@
 /* policy/verifier.c - the trust configuration. */
+#include <stdlib.h>
+
 #include <openssl/err.h>
 
 #include "ctx.h"
@@ -84,10 +86,19 @@ int
 ms_verifier_set_system_trust(ms_verifier *v, bool on, ms_error *err)
 {
     if (on && !v->system_trust) {
-        if (X509_STORE_set_default_paths_ex(v->store, v->ctx->libctx,
-                                            v->ctx->propq) != 1)
+        X509_LOOKUP *dir;
+        const char *path = getenv(X509_get_default_cert_dir_env());
+
+        /* The hashed directory only (SSL_CERT_DIR, as OpenSSL honours it,
+         * else the default): certificates are read when a chain needs
+         * them, not the whole bundle at every start. */
+        if (path == NULL || path[0] == '\0')
+            path = X509_get_default_cert_dir();
+        if ((dir = X509_STORE_add_lookup(v->store, X509_LOOKUP_hash_dir())) ==
+                NULL ||
+            X509_LOOKUP_add_dir(dir, path, X509_FILETYPE_PEM) != 1)
             return ms_error_set_ossl(err, MS_ERR,
-                                     "cannot load the system trust store");
+                                     "cannot use the system trust store");
     } else if (!on && v->system_trust) {
         /* Rebuild the store from the user anchors alone. */
         X509_STORE *s = X509_STORE_new();

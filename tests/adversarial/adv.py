@@ -61,6 +61,34 @@ def escalated_leaf(s):
     return base
 
 
+def group_public(s):
+    """A chain to a root of the system store (here SSL_CERT_DIR) is public;
+    there only the CA/Browser Forum OIDs name a level, never our arc."""
+    sysdir = s.w("system-certs")
+    os.makedirs(sysdir, exist_ok=True)
+    shutil.copy(s.p("root.pem"), sysdir)
+    s.openssl(["rehash", sysdir])
+    env = {"SSL_CERT_DIR": sysdir}
+    other = ("other-root.pem",)
+    r = s.verify(sign_from(s, "cab-v3", "cab@example.com"), trust=other,
+                 extra=["--offline"], env=env)
+    s.expect("public-cab-oid", r, verdict="validated", rc=0, level="V3",
+             display="V3 Example Org <cab@example.com> — Identity Validated "
+             "and Trusted (publicly trusted)")
+    s.check("public-cab-oid-flag", (r.json or {}).get("public") is True,
+            "public %r" % (r.json or {}).get("public"))
+    s.expect("public-private-arc-ignored", s.verify(
+        sign_from(s, "v4-sign", JANE_FROM), trust=other,
+        extra=["--offline"], env=env), verdict="signed", rc=0, level=None)
+    s.expect("no-system-trust", s.verify(
+        sign_from(s, "cab-v3", "cab@example.com"), trust=other,
+        extra=["--offline", "--no-system-trust"], env=env),
+        verdict="untrusted", rc=1)
+    r = s.verify(sign_from(s, "v1-sign", EVE), extra=["--offline"], env=env)
+    s.check("given-anchor-not-public", (r.json or {}).get("public") is False,
+            "public %r for a --trust anchor" % (r.json or {}).get("public"))
+
+
 def group_good(s):
     cases = [
         ("v1", "v1-sign", EVE, "mailbox-validated", "V1", V1_DISPLAY),
@@ -95,6 +123,7 @@ def group_good(s):
     s.expect("level-capped-by-issuing-ca", s.verify(sign_from(s, esc, EVE)),
              verdict="mailbox-validated", rc=0, level="V1",
              display=V1_DISPLAY)
+    group_public(s)
     opaque = sign_from(s, "v4-sign", JANE_FROM, opaque=True)
     s.expect("opaque-signed-data", s.verify(opaque), verdict="validated",
              rc=0, level="V4", display=V4_DISPLAY)
