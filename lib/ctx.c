@@ -60,8 +60,14 @@ ms_ctx_new(ms_ctx **out, ms_error *err)
         ms_free(ctx);
         return ms_error_set(err, MS_ERR, "cannot create a lock");
     }
+    if (pthread_mutex_init(&ctx->cert_lock, NULL) != 0) {
+        (void)pthread_mutex_destroy(&ctx->ocsp_lock); /* never locked */
+        ms_free(ctx);
+        return ms_error_set(err, MS_ERR, "cannot create a lock");
+    }
     if ((ctx->buf_sink = ms_cms_buf_sink_method()) == NULL) {
         (void)pthread_mutex_destroy(&ctx->ocsp_lock); /* never locked */
+        (void)pthread_mutex_destroy(&ctx->cert_lock); /* never locked */
         ms_free(ctx);
         return ms_error_set(err, MS_ENOMEM, "out of memory");
     }
@@ -78,6 +84,9 @@ ms_ctx_free(ms_ctx *ctx)
     if (ctx == NULL)
         return;
     (void)pthread_mutex_destroy(&ctx->ocsp_lock); /* nothing holds it now */
+    (void)pthread_mutex_destroy(&ctx->cert_lock); /* nothing holds it now */
+    for (size_t i = 0; i < MS_CERT_CACHE_SIZE; i++)
+        X509_free(ctx->cert_cache[i].cert);
     BIO_meth_free(ctx->buf_sink);
     ms_free(ctx);
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <mailseal/ctx.h>
 
@@ -23,6 +24,15 @@ typedef struct ms_ocsp_entry {
     bool used;
 } ms_ocsp_entry;
 
+#define MS_CERT_CACHE_SIZE 128
+
+/* A parsed certificate, keyed by the SHA-256 of its DER. */
+typedef struct ms_cert_entry {
+    unsigned char key[32];
+    X509 *cert;        /* counted reference, NULL when free */
+    unsigned long use; /* last use, for eviction */
+} ms_cert_entry;
+
 struct ms_ctx {
     OSSL_LIB_CTX *libctx; /* NULL: the default library context */
     const char *propq;
@@ -34,6 +44,9 @@ struct ms_ctx {
     ms_ocsp_entry ocsp_cache[MS_OCSP_CACHE_SIZE];
     size_t ocsp_next;
     BIO_METHOD *buf_sink; /* ms_cms_buf_sink_method(): BIOs into an ms_buf */
+    pthread_mutex_t cert_lock;
+    ms_cert_entry cert_cache[MS_CERT_CACHE_SIZE];
+    unsigned long cert_tick;
 };
 
 #endif

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "cms/certs.h"
 #include "cms/cms.h"
 #include "cms/tsp.h"
 #include "ctx.h"
@@ -383,16 +384,73 @@ read_content(judge *j, ms_buf *content_out)
     return n < 0 ? MS_EMALFORMED : 0;
 }
 
+/* Appends every certificate of from (counted references) to to. */
+static int
+push_all(STACK_OF(X509) *to, STACK_OF(X509) *from)
+{
+    for (int i = 0; i < sk_X509_num(from); i++) {
+        X509 *x = sk_X509_value(from, i);
+
+        if (!X509_up_ref(x))
+            return MS_ERR;
+        if (!sk_X509_push(to, x)) {
+            X509_free(x);
+            return MS_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Parses the SignedData; j->untrusted receives the certificates it carries
+ * (parsed once per ms_ctx, see cms/certs.h) and the caller's intermediates.
+ */
+static int
+parse_signed(judge *j, ms_signer_eval *ev)
+{
+    const ms_judge_in *in = j->in;
+    STACK_OF(X509) *certs = NULL;
+    ms_buf stripped;
+    int rc;
+
+    if ((j->untrusted = sk_X509_new_null()) == NULL) {
+        apply(ev, MS_VERDICT_ERROR, "out of memory");
+        return -1;
+    }
+    ms_buf_init(&stripped, 0);
+    rc = ms_cms_split_certs(&stripped, j->untrusted, j->ctx, in->der,
+                            in->derlen);
+    if (rc == 0) {
+        rc = ms_cms_parse(&j->cms, stripped.data, stripped.len, NULL);
+    } else if (rc == MS_ENOTFOUND) {
+        /* Not plain DER (BER from some clients): parse it as it is. */
+        while (sk_X509_num(j->untrusted) > 0)
+            X509_free(sk_X509_pop(j->untrusted));
+        if ((rc = ms_cms_parse(&j->cms, in->der, in->derlen, NULL)) == 0 &&
+            (certs = CMS_get1_certs(j->cms)) != NULL)
+            rc = push_all(j->untrusted, certs);
+        sk_X509_pop_free(certs, X509_free);
+    }
+    ms_buf_cleanup(&stripped);
+    if (rc == 0)
+        rc = push_all(j->untrusted, in->v->untrusted);
+    if (rc != 0) {
+        apply(ev, MS_VERDICT_ERROR, "%s",
+              rc == MS_ENOMEM ? "out of memory"
+                              : "the signature is not a CMS object");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 setup(judge *j, ms_signer_eval *ev, BIO **dcont)
 {
     const ms_judge_in *in = j->in;
     int type;
 
-    if (ms_cms_parse(&j->cms, in->der, in->derlen, NULL) != 0) {
-        apply(ev, MS_VERDICT_ERROR, "the signature is not a CMS object");
+    if (parse_signed(j, ev) != 0)
         return -1;
-    }
     type = OBJ_obj2nid(CMS_get0_type(j->cms));
     if (type != NID_pkcs7_signed) {
         apply(ev, MS_VERDICT_ERROR, "the signature is not SignedData");
@@ -413,25 +471,8 @@ setup(judge *j, ms_signer_eval *ev, BIO **dcont)
         apply(ev, MS_VERDICT_ERROR, "out of memory");
         return -1;
     }
-    if ((j->untrusted = sk_X509_new_null()) == NULL) {
-        apply(ev, MS_VERDICT_ERROR, "out of memory");
-        return -1;
-    }
-    {
-        STACK_OF(X509) *certs = CMS_get1_certs(j->cms);
-
-        for (int i = 0; certs != NULL && i < sk_X509_num(certs); i++)
-            (void)sk_X509_push(j->untrusted, sk_X509_value(certs, i));
-        sk_X509_free(certs); /* references now held by j->untrusted */
-        for (int i = 0; i < sk_X509_num(in->v->untrusted); i++) {
-            X509 *x = sk_X509_value(in->v->untrusted, i);
-
-            if (X509_up_ref(x) && !sk_X509_push(j->untrusted, x))
-                X509_free(x);
-        }
-    }
     /* Attach each SignerInfo's certificate (from the message or ours). */
-    (void)CMS_set1_signers_certs(j->cms, in->v->untrusted, 0);
+    (void)CMS_set1_signers_certs(j->cms, j->untrusted, 0);
     if ((j->cmsbio = CMS_dataInit(j->cms, *dcont)) == NULL) {
         apply(ev, MS_VERDICT_INVALID, "the signed content cannot be read");
         return -1;
