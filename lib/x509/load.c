@@ -21,32 +21,95 @@ looks_pem(const void *data, size_t len)
            ms_memmem(data, len, tag, sizeof(tag) - 1) != NULL;
 }
 
-int
-ms_x509_parse_certs(STACK_OF(X509) *sk, const void *data, size_t len,
-                    ms_error *err)
+/* One kind of PKI object that comes PEM (several) or DER (one). */
+typedef struct pki_kind {
+    const char *what;
+    void *(*from_der)(const unsigned char **p, long len);
+    void *(*from_pem)(BIO *bio);
+    int (*push)(void *sk, void *obj); /* 0 on failure */
+    void (*free)(void *obj);
+} pki_kind;
+
+static void *
+cert_der(const unsigned char **p, long len)
+{
+    return d2i_X509(NULL, p, len);
+}
+
+static void *
+cert_pem(BIO *bio)
+{
+    return PEM_read_bio_X509(bio, NULL, NULL, NULL);
+}
+
+static int
+cert_push(void *sk, void *obj)
+{
+    return sk_X509_push((STACK_OF(X509) *)sk, (X509 *)obj);
+}
+
+static void
+cert_free(void *obj)
+{
+    X509_free(obj);
+}
+
+static void *
+crl_der(const unsigned char **p, long len)
+{
+    return d2i_X509_CRL(NULL, p, len);
+}
+
+static void *
+crl_pem(BIO *bio)
+{
+    return PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+}
+
+static int
+crl_push(void *sk, void *obj)
+{
+    return sk_X509_CRL_push((STACK_OF(X509_CRL) *)sk, (X509_CRL *)obj);
+}
+
+static void
+crl_free(void *obj)
+{
+    X509_CRL_free(obj);
+}
+
+static const pki_kind cert_kind = {"certificate", cert_der, cert_pem,
+                                   cert_push, cert_free};
+static const pki_kind crl_kind = {"CRL", crl_der, crl_pem, crl_push,
+                                  crl_free};
+
+/* Appends every object of kind k in data (a PEM bundle, or one DER). */
+static int
+parse_all(const pki_kind *k, void *sk, const void *data, size_t len,
+          ms_error *err)
 {
     BIO *bio = NULL;
-    X509 *x = NULL;
+    void *obj;
     const unsigned char *p = data;
     int n = 0, rc = 0;
 
     if (len > INT_MAX)
-        return ms_error_set(err, MS_ETOOBIG, "certificate file too large");
+        return ms_error_set(err, MS_ETOOBIG, "%s file too large", k->what);
     if (!looks_pem(data, len)) {
-        if ((x = d2i_X509(NULL, &p, (long)len)) == NULL)
+        if ((obj = k->from_der(&p, (long)len)) == NULL)
             return ms_error_set_ossl(err, MS_EMALFORMED,
-                                     "not a PEM or DER certificate");
-        if (!sk_X509_push(sk, x)) {
-            X509_free(x);
+                                     "not a PEM or DER %s", k->what);
+        if (!k->push(sk, obj)) {
+            k->free(obj);
             return ms_error_set(err, MS_ENOMEM, "out of memory");
         }
         return 0;
     }
     if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
         return ms_error_set_ossl(err, MS_ENOMEM, "out of memory");
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (!sk_X509_push(sk, x)) {
-            X509_free(x);
+    while ((obj = k->from_pem(bio)) != NULL) {
+        if (!k->push(sk, obj)) {
+            k->free(obj);
             rc = ms_error_set(err, MS_ENOMEM, "out of memory");
             goto out;
         }
@@ -56,78 +119,50 @@ ms_x509_parse_certs(STACK_OF(X509) *sk, const void *data, size_t len,
     if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE)
         ERR_clear_error();
     if (ERR_peek_error() != 0 || n == 0)
-        rc = ms_error_set_ossl(err, MS_EMALFORMED, "bad PEM certificate");
+        rc = ms_error_set_ossl(err, MS_EMALFORMED, "bad PEM %s", k->what);
 out:
     BIO_free(bio);
     return rc;
+}
+
+int
+ms_x509_parse_certs(STACK_OF(X509) *sk, const void *data, size_t len,
+                    ms_error *err)
+{
+    return parse_all(&cert_kind, sk, data, len, err);
 }
 
 int
 ms_x509_parse_crls(STACK_OF(X509_CRL) *sk, const void *data, size_t len,
                    ms_error *err)
 {
-    BIO *bio = NULL;
-    X509_CRL *c = NULL;
-    const unsigned char *p = data;
-    int n = 0, rc = 0;
+    return parse_all(&crl_kind, sk, data, len, err);
+}
 
-    if (len > INT_MAX)
-        return ms_error_set(err, MS_ETOOBIG, "CRL file too large");
-    if (!looks_pem(data, len)) {
-        if ((c = d2i_X509_CRL(NULL, &p, (long)len)) == NULL)
-            return ms_error_set_ossl(err, MS_EMALFORMED,
-                                     "not a PEM or DER CRL");
-        if (!sk_X509_CRL_push(sk, c)) {
-            X509_CRL_free(c);
-            return ms_error_set(err, MS_ENOMEM, "out of memory");
-        }
-        return 0;
-    }
-    if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
-        return ms_error_set_ossl(err, MS_ENOMEM, "out of memory");
-    while ((c = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-        if (!sk_X509_CRL_push(sk, c)) {
-            X509_CRL_free(c);
-            rc = ms_error_set(err, MS_ENOMEM, "out of memory");
-            goto out;
-        }
-        n++;
-    }
-    if (ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE)
-        ERR_clear_error();
-    if (ERR_peek_error() != 0 || n == 0)
-        rc = ms_error_set_ossl(err, MS_EMALFORMED, "bad PEM CRL");
-out:
-    BIO_free(bio);
+static int
+load_all(const pki_kind *k, void *sk, const char *path, ms_error *err)
+{
+    ms_buf b;
+    int rc;
+
+    ms_buf_init(&b, MS_MAX_PKI_FILE);
+    if ((rc = ms_file_read(&b, path, MS_MAX_PKI_FILE, err)) == 0 &&
+        (rc = parse_all(k, sk, b.data, b.len, err)) != 0 && err)
+        (void)ms_error_set(err, rc, "%s: %s", path, err->msg);
+    ms_buf_cleanup(&b);
     return rc;
 }
 
 int
 ms_x509_load_certs(STACK_OF(X509) *sk, const char *path, ms_error *err)
 {
-    ms_buf b;
-    int rc;
-
-    ms_buf_init(&b, MS_MAX_PKI_FILE);
-    if ((rc = ms_file_read(&b, path, MS_MAX_PKI_FILE, err)) == 0 &&
-        (rc = ms_x509_parse_certs(sk, b.data, b.len, err)) != 0 && err)
-        (void)ms_error_set(err, rc, "%s: %s", path, err->msg);
-    ms_buf_cleanup(&b);
-    return rc;
+    return load_all(&cert_kind, sk, path, err);
 }
 
 int
 ms_x509_load_crls(STACK_OF(X509_CRL) *sk, const char *path, ms_error *err)
 {
-    ms_buf b;
-    int rc;
-
-    ms_buf_init(&b, MS_MAX_PKI_FILE);
-    if ((rc = ms_file_read(&b, path, MS_MAX_PKI_FILE, err)) == 0 &&
-        (rc = ms_x509_parse_crls(sk, b.data, b.len, err)) != 0 && err)
-        (void)ms_error_set(err, rc, "%s: %s", path, err->msg);
-    ms_buf_cleanup(&b);
-    return rc;
+    return load_all(&crl_kind, sk, path, err);
 }
 
 static int
