@@ -89,6 +89,11 @@ MS_EXPORT int ms_result_level(const ms_result *r);
 /* The human line; never NULL. Valid as long as r. */
 MS_EXPORT const char *ms_result_display(const ms_result *r);
 MS_EXPORT bool ms_result_encrypted(const ms_result *r);
+/*
+ * What the signer advertised in SMIMECapabilities (MS_CAP_GCM, MS_CAP_OAEP
+ * of smime.h), for encrypting replies; 0 when unsigned or not stated.
+ */
+MS_EXPORT unsigned ms_result_capabilities(const ms_result *r);
 MS_EXPORT size_t ms_result_warning_count(const ms_result *r);
 MS_EXPORT const char *ms_result_warning(const ms_result *r, size_t i);
 /* Appends the result as one JSON object (no trailing newline). */

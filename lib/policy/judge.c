@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <mailseal/smime.h>
+
 #include "cms/certs.h"
 #include "cms/cms.h"
 #include "cms/tsp.h"
@@ -112,6 +114,36 @@ check_signature(ms_signer_eval *ev, judge *j, CMS_SignerInfo *si)
               "mismatch)");
 out:
     ERR_clear_error();
+}
+
+/* What the signer says it can decrypt (SMIMECapabilities), MS_CAP_*. */
+static unsigned
+signer_caps(CMS_SignerInfo *si)
+{
+    int idx = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1);
+    X509_ATTRIBUTE *a;
+    ASN1_TYPE *t;
+    X509_ALGORS *algs = NULL;
+    const unsigned char *p;
+    unsigned caps = 0;
+
+    if (idx < 0 || (a = CMS_signed_get_attr(si, idx)) == NULL ||
+        (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL ||
+        t->type != V_ASN1_SEQUENCE)
+        return 0;
+    p = ASN1_STRING_get0_data(t->value.sequence);
+    algs = d2i_X509_ALGORS(NULL, &p, ASN1_STRING_length(t->value.sequence));
+    for (int i = 0; algs != NULL && i < sk_X509_ALGOR_num(algs); i++) {
+        int nid = OBJ_obj2nid(sk_X509_ALGOR_value(algs, i)->algorithm);
+
+        if (nid == NID_aes_256_gcm || nid == NID_aes_128_gcm)
+            caps |= MS_CAP_GCM;
+        else if (nid == NID_rsaesOaep)
+            caps |= MS_CAP_OAEP;
+    }
+    sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+    ERR_clear_error();
+    return caps;
 }
 
 static void
@@ -334,6 +366,7 @@ judge_one(ms_signer_eval *ev, judge *j, CMS_SignerInfo *si)
     check_algorithms(ev, si);
     check_signature(ev, j, si);
     check_signing_time(ev, j, si);
+    ev->caps = signer_caps(si);
     check_timestamps(ev, j, si);
     ev->valid_at = ev->ts_valid ? ev->ts_time : j->in->now;
     ev->used_ts_time = ev->ts_valid;

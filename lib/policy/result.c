@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 
+#include <mailseal/smime.h>
+
 #include "policy/result.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -265,6 +267,7 @@ ms_result_finish(ms_result *r, const ms_signer_eval *ev)
         r->has_signing_time = ev->has_signing_time;
         r->signing_time = ev->signing_time;
         r->rev = ev->rev;
+        r->caps = ev->caps;
         if (r->verdict <= MS_VERDICT_MAILBOX_VALIDATED)
             r->level = ev->level;
         if ((rc = fill_signer(r, ev->cert)) != 0)
@@ -317,6 +320,12 @@ const char *
 ms_result_display(const ms_result *r)
 {
     return r->display != NULL ? r->display : ms_verdict_name(r->verdict);
+}
+
+unsigned
+ms_result_capabilities(const ms_result *r)
+{
+    return r->caps;
 }
 
 bool
@@ -392,7 +401,8 @@ ms_result_json(ms_buf *out, const ms_result *r, ms_error *err)
                        "valid", r->ts_valid);
     else
         ts = json_null();
-    o = json_pack("{s:s,s:o,s:b,s:o,s:o,s:o,s:o,s:s,s:b,s:o,s:s,s:o}",
+    o = json_pack("{s:s,s:o,s:b,s:o,s:o,s:o,s:o,s:s,s:b,s:o,s:s,s:o,"
+                  "s:{s:b,s:b}}",
                   "verdict", ms_verdict_name(r->verdict), "level",
                   level_json(r), "public",
                   r->public && r->verdict <= MS_VERDICT_SIGNED, "from",
@@ -401,7 +411,9 @@ ms_result_json(ms_buf *out, const ms_result *r, ms_error *err)
                   time_or_null(r->has_signing_time, r->signing_time),
                   "revocation", rev_name(r->rev), "encrypted", r->encrypted,
                   "cipher", str_or_null(r->cipher), "display",
-                  ms_result_display(r), "warnings", warn);
+                  ms_result_display(r), "warnings", warn, "capabilities",
+                  "gcm", (r->caps & MS_CAP_GCM) != 0, "oaep",
+                  (r->caps & MS_CAP_OAEP) != 0);
     signer = ts = warn = NULL; /* stolen by json_pack ("o"), even on error */
     if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) ==
                          NULL) {

@@ -65,6 +65,7 @@ struct ms_result {
     char *warnings[MS_MAX_WARNINGS];
     size_t nwarnings;
     unsigned nsigners;
+    unsigned caps; /* MS_CAP_* the (worst) signer advertises */
     char reason[256];
 };
 

@@ -124,6 +124,21 @@ def group_good(s):
              verdict="mailbox-validated", rc=0, level="V1",
              display=V1_DISPLAY)
     group_public(s)
+    # SMIMECapabilities: ours advertise GCM and OAEP; openssl's default
+    # list has neither (so replies to it must use CBC and PKCS#1 v1.5).
+    r = s.verify(sign_from(s, "v1-sign", EVE))
+    s.check("capabilities-ours", (r.json or {}).get("capabilities") ==
+            {"gcm": True, "oaep": True}, "capabilities %r"
+            % (r.json or {}).get("capabilities"))
+    other = s.openssl(["cms", "-sign", "-signer", s.p("v1-sign.pem"),
+                       "-inkey", s.p("v1-sign.key"), "-certfile",
+                       s.p("ca-v1.pem")], A.message(EVE))
+    # openssl signs the whole input as content and writes no outer header.
+    r = s.verify(b"From: " + EVE.encode() + b"\r\n" + other)
+    s.expect("openssl-signed", r, verdict="mailbox-validated", rc=0)
+    s.check("capabilities-openssl", (r.json or {}).get("capabilities") ==
+            {"gcm": False, "oaep": False}, "capabilities %r"
+            % (r.json or {}).get("capabilities"))
     opaque = sign_from(s, "v4-sign", JANE_FROM, opaque=True)
     s.expect("opaque-signed-data", s.verify(opaque), verdict="validated",
              rc=0, level="V4", display=V4_DISPLAY)
