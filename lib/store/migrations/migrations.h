@@ -1,0 +1,24 @@
+/*
+ * store/migrations/migrations.h - the schema, as versioned SQL.
+ *
+ * Migration N brings the schema from version N-1 to N. Backends apply, in
+ * one transaction, every migration above the version recorded in their
+ * schema_version table, so opening is idempotent. Entries are never
+ * edited once released: a change is a new entry. Constant data, no
+ * threading concerns.
+ */
+#ifndef MS_STORE_MIGRATIONS_H
+#define MS_STORE_MIGRATIONS_H
+
+#include <stddef.h>
+
+typedef struct ms_store_migration {
+    int version;        /* 1, 2, ... in table order */
+    const char *what;   /* one line, for errors */
+    const char *sqlite; /* SQLite statements, run as one script */
+} ms_store_migration;
+
+extern const ms_store_migration ms_store_migrations[];
+extern const size_t ms_store_migrations_count;
+
+#endif
