@@ -25,8 +25,8 @@ int ms_error_set_at(ms_error *err, int code, const char *func, int line,
 #define MS_ASSERT(cond)                                                        \
     do {                                                                       \
         if (!(cond)) {                                                         \
-            fprintf(stderr, "mailseal: assertion failed: %s (%s:%d)\n", #cond, \
-                    __FILE__, __LINE__);                                       \
+            (void)fprintf(stderr, "mailseal: assertion failed: %s (%s:%d)\n",  \
+                          #cond, __FILE__, __LINE__);                          \
             abort();                                                           \
         }                                                                      \
     } while (0)
