@@ -374,6 +374,21 @@ ms_verify_expect() {
 # match (null for an unsigned message), it exits 0 exactly for an accepting
 # verdict, and the cleartext written with --output carries the verdict
 # header and the line BODY-LINE.
+# ms_sign_8bit: 8bit.eml, a UTF-8 text message with an 8bit body (its text
+# in 8bit.txt), signed by mailseal as V4 into 8bit-signed.eml.
+ms_sign_8bit() {
+    {
+        printf 'From: Jane Roe <jane.roe@bank.example>\r\nTo: eve@example.net\r\n'
+        printf 'Subject: 8bit\r\nMIME-Version: 1.0\r\n'
+        printf 'Content-Type: text/plain; charset=utf-8\r\n'
+        printf 'Content-Transfer-Encoding: 8bit\r\n\r\n'
+    } >8bit.eml
+    printf 'Grüße aus Köln – ÄÖÜ äöü ß €\r\nΚαλημέρα, добрый день\r\n' >8bit.txt
+    cat 8bit.txt >>8bit.eml
+    "$MS" sign --cert "$PKI/v4-sign.pem" --key "$PKI/v4-sign.key" \
+        --chain "$PKI/v4-chain.pem" <8bit.eml >8bit-signed.eml
+}
+
 ms_open_expect() {
     local msg=$1
     local verdict=$4
