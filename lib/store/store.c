@@ -103,12 +103,33 @@ ms_store_next_serial(ms_store *s, const char *sequence_name, uint64_t *out,
     MS_ASSERT(s != NULL && sequence_name != NULL && out != NULL);
     if (!name_ok(sequence_name))
         return ms_error_set(err, MS_EINVAL, "bad sequence name");
-    return s->ops->next_serial(s, sequence_name, out, err);
+    return s->ops->next_serial(s, sequence_name, 1, out, err);
+}
+
+int
+ms_store_reserve_serials(ms_store *s, const char *sequence_name,
+                         uint64_t count, uint64_t *first, ms_error *err)
+{
+    MS_ASSERT(s != NULL && sequence_name != NULL && first != NULL);
+    if (!name_ok(sequence_name))
+        return ms_error_set(err, MS_EINVAL, "bad sequence name");
+    if (count < 1 || count > MS_STORE_RESERVE_MAX)
+        return ms_error_set(err, MS_EINVAL, "cannot reserve %" PRIu64
+                            " serials", count);
+    return s->ops->next_serial(s, sequence_name, count, first, err);
+}
+
+static int64_t
+store_now(ms_store *s)
+{
+    return (int64_t)(s->clock != NULL ? s->clock(s->clock_arg) : time(NULL));
 }
 
 int
 ms_store_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
 {
+    char detail[MS_STORE_DETAIL_MAX];
+
     MS_ASSERT(s != NULL && c != NULL);
     if (c->serial_hex == NULL || !serial_ok(c->serial_hex))
         return ms_error_set(err, MS_EINVAL, "serial is not lower-case hex");
@@ -125,7 +146,13 @@ ms_store_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
         return ms_error_set(err, MS_EINVAL, "not_after before not_before");
     if (c->der.len == 0 || c->der.len > MS_STORE_DER_MAX)
         return ms_error_set(err, MS_EINVAL, "certificate size %zu", c->der.len);
-    return s->ops->cert_insert(s, c, err);
+    /* Every field is capped far below the detail size. */
+    (void)snprintf(detail, sizeof(detail),
+                   "serial=%s issuer=\"%s\" subject=%s level=V%d use=%s"
+                   " not_after=%" PRId64,
+                   c->serial_hex, c->issuer, c->subject_email, c->level,
+                   c->use, (int64_t)c->not_after);
+    return s->ops->cert_insert(s, c, store_now(s), detail, err);
 }
 
 int
@@ -144,6 +171,8 @@ int
 ms_store_cert_revoke(ms_store *s, const char *issuer, const char *serial_hex,
                      int reason, time_t at, ms_error *err)
 {
+    char detail[MS_STORE_DETAIL_MAX];
+
     MS_ASSERT(s != NULL && issuer != NULL && serial_hex != NULL);
     if (!name_ok(issuer) || !serial_ok(serial_hex))
         return ms_error_set(err, MS_EINVAL, "bad issuer or serial");
@@ -151,7 +180,19 @@ ms_store_cert_revoke(ms_store *s, const char *issuer, const char *serial_hex,
     if (reason < 0 || reason > 10 || reason == 7)
         return ms_error_set(err, MS_EINVAL, "bad revocation reason %d",
                             reason);
-    return s->ops->cert_revoke(s, issuer, serial_hex, reason, at, err);
+    (void)snprintf(detail, sizeof(detail),
+                   "serial=%s issuer=\"%s\" reason=%d revoked_at=%" PRId64,
+                   serial_hex, issuer, reason, (int64_t)at);
+    return s->ops->cert_revoke(s, issuer, serial_hex, reason, at, store_now(s),
+                               detail, err);
+}
+
+int
+ms_store_revocation_epoch(ms_store *s, uint64_t *out, ms_error *err)
+{
+    MS_ASSERT(s != NULL && out != NULL);
+    *out = 0;
+    return s->ops->revocation_epoch(s, out, err);
 }
 
 int
@@ -168,16 +209,13 @@ int
 ms_store_audit_append(ms_store *s, const char *event, const char *detail,
                       ms_error *err)
 {
-    time_t now;
-
     MS_ASSERT(s != NULL && event != NULL && detail != NULL);
     if (!name_ok(event))
         return ms_error_set(err, MS_EINVAL, "bad audit event name");
     if (strlen(detail) > MS_STORE_DETAIL_MAX)
         return ms_error_set(err, MS_EINVAL, "audit detail over %d bytes",
                             MS_STORE_DETAIL_MAX);
-    now = s->clock != NULL ? s->clock(s->clock_arg) : time(NULL);
-    return s->ops->audit_append(s, (int64_t)now, event, detail, err);
+    return s->ops->audit_append(s, store_now(s), event, detail, err);
 }
 
 static void

@@ -89,7 +89,19 @@ int ms_store_next_serial(ms_store *s, const char *sequence_name,
                          uint64_t *out, ms_error *err);
 
 /*
- * Records an issued certificate. Returns 0, MS_EINVAL (a field out of its
+ * Reserves count (1..MS_STORE_RESERVE_MAX) consecutive values of the named
+ * sequence in one transaction: *first is the lowest, first + count - 1 the
+ * highest. A process hands them out from memory (the TSA does, so a
+ * timestamp costs no write); values reserved and never used are skipped,
+ * never reused, also after a crash. Same returns as ms_store_next_serial().
+ */
+#define MS_STORE_RESERVE_MAX 1000000
+int ms_store_reserve_serials(ms_store *s, const char *sequence_name,
+                             uint64_t count, uint64_t *first, ms_error *err);
+
+/*
+ * Records an issued certificate and, in the same transaction, the audit row
+ * "cert.issue" naming it (a crash leaves both or neither). Returns 0, MS_EINVAL (a field out of its
  * range), MS_EPOLICY (the serial number exists: nothing is written),
  * MS_ETEMP, MS_EIO, MS_ENOMEM.
  */
@@ -104,8 +116,9 @@ int ms_store_cert_get(ms_store *s, const char *issuer, const char *serial_hex,
                       ms_store_cert *out, ms_error *err);
 
 /*
- * Revokes a certificate at time at with a CRLReason (0..10 except 7).
- * Returns 0, MS_ENOTFOUND, MS_EPOLICY (already revoked: the first record
+ * Revokes a certificate at time at with a CRLReason (0..10 except 7); the
+ * audit row "cert.revoke" and the revocation epoch (below) change in the
+ * same transaction. Returns 0, MS_ENOTFOUND, MS_EPOLICY (already revoked: the first record
  * stays), MS_EINVAL, MS_ETEMP, MS_EIO.
  */
 int ms_store_cert_revoke(ms_store *s, const char *issuer,
@@ -118,6 +131,14 @@ int ms_store_cert_revoke(ms_store *s, const char *issuer,
  */
 typedef int (*ms_store_revoked_fn)(const char *serial_hex, time_t at,
                                    int reason, void *arg);
+
+/*
+ * *out = the revocation epoch: a counter that every revocation raises, in
+ * any process using this database (0 before the first). A responder caching
+ * status compares it per request to see revocations at once. Returns 0,
+ * MS_ETEMP, MS_EIO, MS_ENOMEM.
+ */
+int ms_store_revocation_epoch(ms_store *s, uint64_t *out, ms_error *err);
 
 /* Lists the certificates of issuer that are revoked (for CRLs). */
 int ms_store_revoked_list(ms_store *s, const char *issuer,

@@ -30,14 +30,23 @@ typedef int (*ms_store_audit_fn)(const ms_store_audit_row *row, void *arg);
 struct ms_store_ops {
     const char *name; /* "sqlite" */
     void (*close)(ms_store *s);
-    int (*next_serial)(ms_store *s, const char *name, uint64_t *out,
-                       ms_error *err);
-    int (*cert_insert)(ms_store *s, const ms_store_cert *c, ms_error *err);
+    /* Advances the sequence by count; *out = the first value reserved. */
+    int (*next_serial)(ms_store *s, const char *name, uint64_t count,
+                       uint64_t *out, ms_error *err);
+    /* Inserts c and appends the audit row (now, "cert.issue", detail) in
+     * the same transaction. */
+    int (*cert_insert)(ms_store *s, const ms_store_cert *c, int64_t now,
+                       const char *detail, ms_error *err);
     int (*cert_get)(ms_store *s, const char *issuer, const char *serial_hex,
                     ms_store_cert *out, ms_error *err);
+    /* Records the revocation, raises the "revocations" sequence (the
+     * epoch) and appends the audit row (now, "cert.revoke", detail), all
+     * in one transaction. */
     int (*cert_revoke)(ms_store *s, const char *issuer,
                        const char *serial_hex, int reason, time_t at,
-                       ms_error *err);
+                       int64_t now, const char *detail, ms_error *err);
+    /* Value of the "revocations" sequence, 0 when it does not exist. */
+    int (*revocation_epoch)(ms_store *s, uint64_t *out, ms_error *err);
     int (*revoked_list)(ms_store *s, const char *issuer,
                         ms_store_revoked_fn fn, void *arg, ms_error *err);
     /* Reads the last row, chains the new one with ms_store_audit_hash(). */

@@ -145,7 +145,8 @@ sq_close(ms_store *s)
 }
 
 static int
-sq_next_serial(ms_store *s, const char *name, uint64_t *out, ms_error *err)
+sq_next_serial(ms_store *s, const char *name, uint64_t count, uint64_t *out,
+               ms_error *err)
 {
     sqlite3 *db = db_of(s);
     sqlite3_stmt *st = NULL;
@@ -154,12 +155,13 @@ sq_next_serial(ms_store *s, const char *name, uint64_t *out, ms_error *err)
     if ((rc = tx_begin(db, true, err)) != 0)
         return rc;
     if ((rc = prepare(db, &st,
-                      "INSERT INTO sequences (name, value) VALUES (?1, 1)"
-                      " ON CONFLICT (name) DO UPDATE SET value = value + 1"
-                      " WHERE value < 9223372036854775807"
+                      "INSERT INTO sequences (name, value) VALUES (?1, ?2)"
+                      " ON CONFLICT (name) DO UPDATE SET value = value + ?2"
+                      " WHERE value <= 9223372036854775807 - ?2"
                       " RETURNING value",
                       err)) != 0 ||
-        (rc = bind_text(st, 1, name, err)) != 0)
+        (rc = bind_text(st, 1, name, err)) != 0 ||
+        (rc = bind_int64(st, 2, (int64_t)count, err)) != 0)
         goto out;
     src = sqlite3_step(st);
     if (src == SQLITE_DONE) {
@@ -170,15 +172,98 @@ sq_next_serial(ms_store *s, const char *name, uint64_t *out, ms_error *err)
         rc = db_fail(err, db, src, "cannot advance sequence");
         goto out;
     }
-    *out = (uint64_t)sqlite3_column_int64(st, 0);
+    /* value is the last one reserved. */
+    *out = (uint64_t)sqlite3_column_int64(st, 0) - count + 1;
     rc = step_done(st, "cannot advance sequence", err);
 out:
     sqlite3_finalize(st);
     return tx_end(db, rc, err);
 }
 
+/* The last audit row's id and hash (0 and the genesis hash when empty). */
 static int
-sq_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
+audit_last(sqlite3 *db, uint64_t *id, char hash[MS_STORE_HASH_HEX],
+           ms_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    *id = 0;
+    memcpy(hash, ms_store_audit_genesis, MS_STORE_HASH_HEX);
+    if ((rc = prepare(db, &st,
+                      "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+                      err)) != 0)
+        goto out;
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        const unsigned char *h = sqlite3_column_text(st, 1);
+
+        if (h == NULL || strlen((const char *)h) != MS_STORE_HASH_HEX - 1) {
+            rc = ms_error_set(err, MS_EBADSIG, "last audit row has a bad hash");
+            goto out;
+        }
+        *id = (uint64_t)sqlite3_column_int64(st, 0);
+        memcpy(hash, h, MS_STORE_HASH_HEX);
+    } else if (src != SQLITE_DONE) {
+        rc = db_fail(err, db, src, "cannot read audit log");
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Appends one chained audit row inside the caller's write transaction. */
+static int
+audit_add(sqlite3 *db, int64_t now, const char *event, const char *detail,
+          ms_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    char prev[MS_STORE_HASH_HEX], hash[MS_STORE_HASH_HEX];
+    uint64_t id;
+    int rc;
+
+    if ((rc = audit_last(db, &id, prev, err)) != 0)
+        goto out;
+    if (id >= INT64_MAX) {
+        rc = ms_error_set(err, MS_ETOOBIG, "audit log full");
+        goto out;
+    }
+    id++;
+    if ((rc = ms_store_audit_hash(hash, prev, id, now, event, detail, err)) !=
+            0 ||
+        (rc = prepare(db, &st,
+                      "INSERT INTO audit (id, time, event, detail,"
+                      " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      err)) != 0 ||
+        (rc = bind_int64(st, 1, (int64_t)id, err)) != 0 ||
+        (rc = bind_int64(st, 2, now, err)) != 0 ||
+        (rc = bind_text(st, 3, event, err)) != 0 ||
+        (rc = bind_text(st, 4, detail, err)) != 0 ||
+        (rc = bind_text(st, 5, prev, err)) != 0 ||
+        (rc = bind_text(st, 6, hash, err)) != 0)
+        goto out;
+    rc = step_done(st, "cannot append audit row", err);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int
+sq_audit_append(ms_store *s, int64_t now, const char *event,
+                const char *detail, ms_error *err)
+{
+    sqlite3 *db = db_of(s);
+    int rc;
+
+    if ((rc = tx_begin(db, true, err)) != 0)
+        return rc;
+    rc = audit_add(db, now, event, detail, err);
+    return tx_end(db, rc, err);
+}
+
+static int
+sq_cert_insert(ms_store *s, const ms_store_cert *c, int64_t now,
+               const char *detail, ms_error *err)
 {
     sqlite3 *db = db_of(s);
     sqlite3_stmt *st = NULL;
@@ -211,8 +296,11 @@ sq_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
                           c->serial_hex);
         goto out;
     }
-    if (src != SQLITE_DONE)
+    if (src != SQLITE_DONE) {
         rc = db_fail(err, db, src, "cannot record certificate");
+        goto out;
+    }
+    rc = audit_add(db, now, "cert.issue", detail, err);
 out:
     sqlite3_finalize(st);
     return tx_end(db, rc, err);
@@ -328,7 +416,8 @@ out:
 
 static int
 sq_cert_revoke(ms_store *s, const char *issuer, const char *serial_hex,
-               int reason, time_t at, ms_error *err)
+               int reason, time_t at, int64_t now, const char *detail,
+               ms_error *err)
 {
     sqlite3 *db = db_of(s);
     sqlite3_stmt *st = NULL;
@@ -347,14 +436,49 @@ sq_cert_revoke(ms_store *s, const char *issuer, const char *serial_hex,
         (rc = bind_int64(st, 3, reason, err)) != 0)
         goto out;
     src = sqlite3_step(st);
-    if (src == SQLITE_CONSTRAINT_PRIMARYKEY)
+    if (src == SQLITE_CONSTRAINT_PRIMARYKEY) {
         rc = ms_error_set(err, MS_EPOLICY, "certificate %s already revoked",
                           serial_hex);
-    else if (src != SQLITE_DONE)
+        goto out;
+    }
+    if (src != SQLITE_DONE) {
         rc = db_fail(err, db, src, "cannot record revocation");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prepare(db, &st,
+                      "INSERT INTO sequences (name, value)"
+                      " VALUES ('revocations', 1) ON CONFLICT (name)"
+                      " DO UPDATE SET value = value + 1",
+                      err)) != 0 ||
+        (rc = step_done(st, "cannot raise revocation epoch", err)) != 0)
+        goto out;
+    rc = audit_add(db, now, "cert.revoke", detail, err);
 out:
     sqlite3_finalize(st);
     return tx_end(db, rc, err);
+}
+
+static int
+sq_revocation_epoch(ms_store *s, uint64_t *out, ms_error *err)
+{
+    sqlite3 *db = db_of(s);
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    /* One statement: its implicit transaction is a consistent read. */
+    if ((rc = prepare(db, &st,
+                      "SELECT value FROM sequences WHERE name = 'revocations'",
+                      err)) != 0)
+        return rc;
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+    else if (src != SQLITE_DONE)
+        rc = db_fail(err, db, src, "cannot read revocation epoch");
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int
@@ -391,76 +515,6 @@ sq_revoked_list(ms_store *s, const char *issuer, ms_store_revoked_fn fn,
     }
     if (src != SQLITE_DONE)
         rc = db_fail(err, db, src, "cannot list revocations");
-out:
-    sqlite3_finalize(st);
-    return tx_end(db, rc, err);
-}
-
-/* The last audit row's id and hash (0 and the genesis hash when empty). */
-static int
-audit_last(sqlite3 *db, uint64_t *id, char hash[MS_STORE_HASH_HEX],
-           ms_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc, src;
-
-    *id = 0;
-    memcpy(hash, ms_store_audit_genesis, MS_STORE_HASH_HEX);
-    if ((rc = prepare(db, &st,
-                      "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
-                      err)) != 0)
-        goto out;
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW) {
-        const unsigned char *h = sqlite3_column_text(st, 1);
-
-        if (h == NULL || strlen((const char *)h) != MS_STORE_HASH_HEX - 1) {
-            rc = ms_error_set(err, MS_EBADSIG, "last audit row has a bad hash");
-            goto out;
-        }
-        *id = (uint64_t)sqlite3_column_int64(st, 0);
-        memcpy(hash, h, MS_STORE_HASH_HEX);
-    } else if (src != SQLITE_DONE) {
-        rc = db_fail(err, db, src, "cannot read audit log");
-    }
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int
-sq_audit_append(ms_store *s, int64_t now, const char *event,
-                const char *detail, ms_error *err)
-{
-    sqlite3 *db = db_of(s);
-    sqlite3_stmt *st = NULL;
-    char prev[MS_STORE_HASH_HEX], hash[MS_STORE_HASH_HEX];
-    uint64_t id;
-    int rc;
-
-    if ((rc = tx_begin(db, true, err)) != 0)
-        return rc;
-    if ((rc = audit_last(db, &id, prev, err)) != 0)
-        goto out;
-    if (id >= INT64_MAX) {
-        rc = ms_error_set(err, MS_ETOOBIG, "audit log full");
-        goto out;
-    }
-    id++;
-    if ((rc = ms_store_audit_hash(hash, prev, id, now, event, detail, err)) !=
-            0 ||
-        (rc = prepare(db, &st,
-                      "INSERT INTO audit (id, time, event, detail,"
-                      " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                      err)) != 0 ||
-        (rc = bind_int64(st, 1, (int64_t)id, err)) != 0 ||
-        (rc = bind_int64(st, 2, now, err)) != 0 ||
-        (rc = bind_text(st, 3, event, err)) != 0 ||
-        (rc = bind_text(st, 4, detail, err)) != 0 ||
-        (rc = bind_text(st, 5, prev, err)) != 0 ||
-        (rc = bind_text(st, 6, hash, err)) != 0)
-        goto out;
-    rc = step_done(st, "cannot append audit row", err);
 out:
     sqlite3_finalize(st);
     return tx_end(db, rc, err);
@@ -518,6 +572,7 @@ static const struct ms_store_ops sq_ops = {
     .cert_get = sq_cert_get,
     .cert_revoke = sq_cert_revoke,
     .revoked_list = sq_revoked_list,
+    .revocation_epoch = sq_revocation_epoch,
     .audit_append = sq_audit_append,
     .audit_scan = sq_audit_scan,
 };

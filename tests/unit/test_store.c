@@ -137,6 +137,34 @@ test_store__serials_increase(void **state)
 }
 
 static void
+test_store__reserve_serials(void **state)
+{
+    ms_store *s = open_ok("sqlite::memory:");
+    uint64_t first = 0, v = 0;
+    ms_error err;
+
+    (void)state;
+    assert_int_equal(ms_store_next_serial(s, "tsa", &v, &err), 0);
+    assert_true(v == 1);
+    assert_int_equal(ms_store_reserve_serials(s, "tsa", 100, &first, &err), 0);
+    assert_true(first == 2);
+    assert_int_equal(ms_store_reserve_serials(s, "tsa", 1, &first, &err), 0);
+    assert_true(first == 102);
+    assert_int_equal(ms_store_reserve_serials(s, "new", 10, &first, &err), 0);
+    assert_true(first == 1);
+    assert_int_equal(ms_store_next_serial(s, "new", &v, &err), 0);
+    assert_true(v == 11);
+    assert_int_equal(ms_store_reserve_serials(s, "tsa", 0, &first, &err),
+                     MS_EINVAL);
+    assert_int_equal(ms_store_reserve_serials(s, "tsa",
+                                              MS_STORE_RESERVE_MAX + 1,
+                                              &first, &err),
+                     MS_EINVAL);
+    ms_store_close(s);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void
 test_store__cert_insert_get(void **state)
 {
     ms_store *s = open_ok("sqlite::memory:");
@@ -289,6 +317,41 @@ test_store__revoke_and_list(void **state)
     assert_int_equal(l.n, 0);
     assert_int_equal(ms_store_revoked_list(s, ISSUER, stop, NULL, &err),
                      MS_EIO);
+    ms_store_close(s);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* Issuance and revocation write their audit rows and raise the epoch. */
+static void
+test_store__issue_revoke_audited(void **state)
+{
+    ms_store *s = open_ok("sqlite::memory:");
+    uint64_t epoch = 99, rows = 0;
+    ms_error err;
+
+    (void)state;
+    assert_int_equal(ms_store_revocation_epoch(s, &epoch, &err), 0);
+    assert_true(epoch == 0);
+    insert(s, "0a", "a@example.org", 0);
+    insert(s, "0b", "b@example.org", 0);
+    insert(s, "0a", "c@example.org", MS_EPOLICY);
+    assert_int_equal(ms_store_audit_verify(s, &rows, &err), 0);
+    assert_true(rows == 2);
+    assert_int_equal(ms_store_cert_revoke(s, ISSUER, "0a", 1, 100, &err), 0);
+    assert_int_equal(ms_store_revocation_epoch(s, &epoch, &err), 0);
+    assert_true(epoch == 1);
+    /* A refused revocation changes nothing. */
+    assert_int_equal(ms_store_cert_revoke(s, ISSUER, "0a", 1, 100, &err),
+                     MS_EPOLICY);
+    assert_int_equal(ms_store_cert_revoke(s, ISSUER, "0c", 1, 100, &err),
+                     MS_ENOTFOUND);
+    assert_int_equal(ms_store_revocation_epoch(s, &epoch, &err), 0);
+    assert_true(epoch == 1);
+    assert_int_equal(ms_store_cert_revoke(s, ISSUER, "0b", 4, 101, &err), 0);
+    assert_int_equal(ms_store_revocation_epoch(s, &epoch, &err), 0);
+    assert_true(epoch == 2);
+    assert_int_equal(ms_store_audit_verify(s, &rows, &err), 0);
+    assert_true(rows == 4);
     ms_store_close(s);
     assert_int_equal(ERR_peek_error(), 0);
 }
@@ -530,6 +593,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_store__serials_increase),
+        T(test_store__reserve_serials),
+        T(test_store__issue_revoke_audited),
         T(test_store__cert_insert_get),
         T(test_store__duplicate_serial_writes_nothing),
         T(test_store__bad_fields_rejected),
