@@ -771,6 +771,19 @@ static const rule rules[] = {
     {"e_crl_dp_http", r_crl_dp_http},
 };
 
+/* Records rule id's failure why (NULL: passed) in rep. */
+static void
+report(ms_lint_report *rep, const char *id, const char *why)
+{
+    int n;
+
+    if (why == NULL || rep->count++ > 0)
+        return;
+    n = snprintf(rep->first, sizeof(rep->first), "%s: %s", id, why);
+    /* Ids and texts are ours and short: a cut one is a bug here. */
+    MS_ASSERT(n > 0 && (size_t)n < sizeof(rep->first));
+}
+
 int
 ms_lint_cert(ms_lint_report *rep, X509 *tbs, int level, ms_lint_use use,
              time_t now)
@@ -787,17 +800,8 @@ ms_lint_cert(ms_lint_report *rep, X509 *tbs, int level, ms_lint_use use,
      * business, not the caller's. With an empty queue no mark is set and
      * the pop below empties the queue, which is the same thing. */
     (void)ERR_set_mark();
-    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-        const char *why = rules[i].check(&in);
-        int n;
-
-        if (why == NULL || rep->count++ > 0)
-            continue;
-        n = snprintf(rep->first, sizeof(rep->first), "%s: %s", rules[i].id,
-                     why);
-        /* Ids and texts are ours and short: a cut one is a bug here. */
-        MS_ASSERT(n > 0 && (size_t)n < sizeof(rep->first));
-    }
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        report(rep, rules[i].id, rules[i].check(&in));
     (void)ERR_pop_to_mark();
     return rep->count == 0 ? 0 : MS_EPOLICY;
 }
