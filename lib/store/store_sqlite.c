@@ -23,6 +23,7 @@
 typedef struct sq_store {
     ms_store base; /* first: ms_store * and sq_store * convert */
     sqlite3 *db;
+    sqlite3_stmt *epoch; /* kept prepared: OCSP reads it per request */
 } sq_store;
 
 static sqlite3 *
@@ -138,8 +139,9 @@ sq_close(ms_store *s)
 {
     sq_store *q = (sq_store *)s;
 
+    sqlite3_finalize(q->epoch);
     /* sqlite3_close_v2 only fails on a NULL-safe misuse we never make:
-     * every statement is finalised before its function returns. */
+     * every other statement is finalised before its function returns. */
     (void)sqlite3_close_v2(q->db);
     ms_free(q);
 }
@@ -463,21 +465,22 @@ out:
 static int
 sq_revocation_epoch(ms_store *s, uint64_t *out, ms_error *err)
 {
-    sqlite3 *db = db_of(s);
-    sqlite3_stmt *st = NULL;
-    int rc, src;
+    sq_store *q = (sq_store *)s;
+    int rc = 0, src;
 
     /* One statement: its implicit transaction is a consistent read. */
-    if ((rc = prepare(db, &st,
+    if (q->epoch == NULL &&
+        (rc = prepare(q->db, &q->epoch,
                       "SELECT value FROM sequences WHERE name = 'revocations'",
                       err)) != 0)
         return rc;
-    src = sqlite3_step(st);
+    src = sqlite3_step(q->epoch);
     if (src == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
+        *out = (uint64_t)sqlite3_column_int64(q->epoch, 0);
     else if (src != SQLITE_DONE)
-        rc = db_fail(err, db, src, "cannot read revocation epoch");
-    sqlite3_finalize(st);
+        rc = db_fail(err, q->db, src, "cannot read revocation epoch");
+    /* Ends the read transaction; the error, if any, was reported above. */
+    (void)sqlite3_reset(q->epoch);
     return rc;
 }
 
