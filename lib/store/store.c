@@ -1,5 +1,6 @@
 /*
- * store/store.c - the backend-independent half of the store: URL dispatch,
+ * store/store.c - the backend-independent half of the store: URL dispatch
+ * (sqlite: to store_sqlite.c, postgresql:// and postgres:// to store_pg.c),
  * argument checks, the audit hash chain and its verification.
  */
 #include <inttypes.h>
@@ -17,6 +18,8 @@ const char ms_store_audit_genesis[MS_STORE_HASH_HEX] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 static const char sqlite_scheme[] = "sqlite:";
+/* libpq takes the whole URI; both spellings are libpq's own. */
+static const char *const pg_schemes[] = {"postgresql://", "postgres://"};
 
 void
 ms_store_cert_init(ms_store_cert *c)
@@ -49,6 +52,10 @@ ms_store_open(ms_store **out, const char *url, ms_error *err)
         if (url[n] == '\0')
             return ms_error_set(err, MS_EINVAL, "empty SQLite path");
         return ms_store_sqlite_open(out, url + n, err);
+    }
+    for (size_t i = 0; i < sizeof(pg_schemes) / sizeof(pg_schemes[0]); i++) {
+        if (strncmp(url, pg_schemes[i], strlen(pg_schemes[i])) == 0)
+            return ms_store_pg_open(out, url, err);
     }
     return ms_error_set(err, MS_EINVAL, "unknown database URL scheme");
 }

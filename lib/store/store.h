@@ -1,8 +1,9 @@
 /*
  * store/store.h - the persistent store of the CA, TSA, OCSP and CRL modules.
  *
- * One interface, several backends behind a vtable (store_backend.h): SQLite
- * (store_sqlite.c, the embedded default) now, PostgreSQL via libpq later.
+ * One interface, two backends behind a vtable (store_backend.h): SQLite
+ * (store_sqlite.c, the embedded default) and PostgreSQL via libpq
+ * (store_pg.c, for several hosts or an existing database service).
  * ms_store_open() picks the backend from the database URL and migrates the
  * schema (migrations/) before returning.
  *
@@ -16,7 +17,9 @@
  * Thread safety: a handle is used by one thread at a time. Threads open
  * their own handles on the same database (SQLite in WAL mode lets readers
  * proceed while one writer commits; writers wait up to the busy timeout,
- * then get MS_ETEMP).
+ * then get MS_ETEMP). On PostgreSQL each handle is one connection; writers
+ * of the audit chain take turns on a table lock (MS_ETEMP after the lock
+ * timeout), readers never wait for them.
  */
 #ifndef MS_STORE_STORE_H
 #define MS_STORE_STORE_H
@@ -69,9 +72,14 @@ void ms_store_cert_cleanup(ms_store_cert *c);
  * Opens the database named by url and migrates its schema:
  *   sqlite:PATH        a file (created when missing), WAL journal
  *   sqlite::memory:    a private in-memory database (tests)
+ *   postgresql://...   a PostgreSQL database, as a libpq connection URI
+ *   postgres://...     (user, password, host, port, dbname, ?sslmode=...
+ *                      and the other libpq parameters); the tables go to
+ *                      the first schema of the role's search_path
  * Returns 0, MS_EINVAL (unknown database URL scheme, empty path), MS_EIO
- * (cannot open, not a database, WAL refused), MS_EPOLICY (the schema is
- * newer than this program), MS_ETEMP (locked), MS_ENOMEM.
+ * (cannot open or connect, not a database, WAL refused), MS_EPOLICY (the
+ * schema is newer than this program), MS_ETEMP (locked), MS_ENOMEM. The
+ * error message never contains a password given in the URL.
  */
 int ms_store_open(ms_store **out, const char *url, ms_error *err);
 /* Closes the handle; NULL is a no-op. */

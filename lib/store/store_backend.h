@@ -2,9 +2,10 @@
  * store/store_backend.h - the vtable a storage backend implements.
  *
  * store.c checks every argument, then calls the backend through ops; the
- * backend runs each operation as one transaction. A backend allocates its
- * own structure with `ms_store base` as first member and sets base.ops.
- * Shared by store.c and the backends only; same threading rule as store.h.
+ * backend runs each operation as one transaction. Two backends:
+ * store_sqlite.c and store_pg.c (libpq). A backend allocates its own
+ * structure with `ms_store base` as first member and sets base.ops. Shared
+ * by store.c and the backends only; same threading rule as store.h.
  */
 #ifndef MS_STORE_STORE_BACKEND_H
 #define MS_STORE_STORE_BACKEND_H
@@ -28,7 +29,7 @@ typedef struct ms_store_audit_row {
 typedef int (*ms_store_audit_fn)(const ms_store_audit_row *row, void *arg);
 
 struct ms_store_ops {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgresql" */
     void (*close)(ms_store *s);
     /* Advances the sequence by count; *out = the first value reserved. */
     int (*next_serial)(ms_store *s, const char *name, uint64_t count,
@@ -78,5 +79,8 @@ int ms_store_audit_hash(char out[MS_STORE_HASH_HEX], const char *prev_hash,
 
 /* The SQLite backend: path is a file name or ":memory:". */
 int ms_store_sqlite_open(ms_store **out, const char *path, ms_error *err);
+/* The PostgreSQL backend: url is a libpq URI (postgresql:// or
+ * postgres://). Error messages never contain the URL's password. */
+int ms_store_pg_open(ms_store **out, const char *url, ms_error *err);
 
 #endif

@@ -1,4 +1,16 @@
-/* tests/unit/test_store.c - lib/store: the store interface on SQLite. */
+/*
+ * tests/unit/test_store.c - lib/store: the store interface on SQLite and,
+ * when MS_STORE_TEST_URL_FILE names a file holding a PostgreSQL URL (ctest
+ * fixture "pg", tests/support/pg-cluster.sh), on PostgreSQL.
+ *
+ * The group "store" runs against the backend under test: every case gets
+ * an empty store (a new SQLite database, or the schema ms_store_test of the
+ * PostgreSQL database dropped and created again, so the database is
+ * wiped). "sqlite-only" and "pg-only" hold what only one backend has (raw
+ * files, :memory:, reconnects, lock timeouts). The raw helpers play the
+ * operator or the attacker with sqlite3 or libpq directly.
+ */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <openssl/err.h>
 #include <sqlite3.h>
 
@@ -21,11 +34,107 @@
 
 static const unsigned char der_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x00};
 
-/* A temporary directory with db = DIR/store.db. */
+/* PostgreSQL under test: the URL with search_path = ms_store_test. */
+static bool use_pg;
+static char pg_url[1024];
+
+static void
+pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* A raw libpq connection to the test schema. */
+static PGconn *
+pg_raw(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+
+    assert_non_null(c);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(c));
+    (void)PQsetNoticeProcessor(c, pg_quiet, NULL); /* returns the old one */
+    return c;
+}
+
+/* Runs sql on c; returns the SQLSTATE of its failure ("" on success). */
+static const char *
+pg_state(PGconn *c, const char *sql, char state[6])
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    const char *e;
+
+    state[0] = '\0';
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        e = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        assert_non_null(e);
+        assert_int_equal(strlen(e), 5);
+        memcpy(state, e, 6);
+    }
+    PQclear(r);
+    return state;
+}
+
+static void
+pg_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+static void
+pg_raw_exec(const char *sql)
+{
+    PGconn *c = pg_raw(pg_url);
+
+    pg_exec(c, sql);
+    PQfinish(c);
+}
+
+static int
+pg_raw_count(const char *sql)
+{
+    PGconn *c = pg_raw(pg_url);
+    PGresult *r = PQexec(c, sql);
+    char *end = NULL;
+    long n;
+
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    n = strtol(PQgetvalue(r, 0, 0), &end, 10);
+    assert_true(end != NULL && *end == '\0' && n >= 0 && n < 1000000);
+    PQclear(r);
+    PQfinish(c);
+    return (int)n;
+}
+
+/*
+ * The URL of an empty store: a private in-memory SQLite database, or the
+ * test schema of the PostgreSQL database, dropped and made again.
+ */
+static const char *
+fresh_url(void)
+{
+    if (!use_pg)
+        return "sqlite::memory:";
+    pg_raw_exec("DROP SCHEMA IF EXISTS ms_store_test CASCADE;"
+                " CREATE SCHEMA ms_store_test");
+    return pg_url;
+}
+
+/* A temporary directory with db = DIR/store.db; url names the store
+ * (that file, or the PostgreSQL test schema). */
 typedef struct fixture {
     char dir[64];
     char db[96];
-    char url[128];
+    char file_url[128];
+    const char *url;
 } fixture;
 
 static int
@@ -42,11 +151,12 @@ setup(void **state)
     }
     if (snprintf(f->db, sizeof(f->db), "%s/store.db", f->dir) >=
             (int)sizeof(f->db) ||
-        snprintf(f->url, sizeof(f->url), "sqlite:%s", f->db) >=
-            (int)sizeof(f->url)) {
+        snprintf(f->file_url, sizeof(f->file_url), "sqlite:%s", f->db) >=
+            (int)sizeof(f->file_url)) {
         free(f);
         return -1;
     }
+    f->url = use_pg ? fresh_url() : f->file_url;
     *state = f;
     return 0;
 }
@@ -85,9 +195,9 @@ open_ok(const char *url)
     return s;
 }
 
-/* A certificate record borrowing the given serial and fixed fields. */
+/* A record borrowing the given serial and fixed fields, der empty. */
 static void
-make_cert(ms_store_cert *c, char *serial, char *email)
+make_cert_fields(ms_store_cert *c, char *serial, char *email)
 {
     static char issuer[] = ISSUER;
     static char use[] = "signing";
@@ -100,6 +210,13 @@ make_cert(ms_store_cert *c, char *serial, char *email)
     c->use = use;
     c->not_before = 1700000000;
     c->not_after = 1731536000;
+}
+
+/* The same with der_bytes as the certificate. */
+static void
+make_cert(ms_store_cert *c, char *serial, char *email)
+{
+    make_cert_fields(c, serial, email);
     assert_int_equal(ms_buf_append(&c->der, der_bytes, sizeof(der_bytes)), 0);
 }
 
@@ -121,7 +238,7 @@ insert(ms_store *s, const char *serial, const char *email, int want)
 static void
 test_store__serials_increase(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     uint64_t v = 0;
 
     (void)state;
@@ -139,7 +256,7 @@ test_store__serials_increase(void **state)
 static void
 test_store__reserve_serials(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     uint64_t first = 0, v = 0;
     ms_error err;
 
@@ -167,7 +284,7 @@ test_store__reserve_serials(void **state)
 static void
 test_store__cert_insert_get(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     ms_store_cert got;
     ms_error err;
 
@@ -192,7 +309,7 @@ test_store__cert_insert_get(void **state)
 static void
 test_store__duplicate_serial_writes_nothing(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     ms_store_cert got;
     ms_error err;
 
@@ -209,7 +326,7 @@ test_store__duplicate_serial_writes_nothing(void **state)
 static void
 test_store__bad_fields_rejected(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     char serial[] = "0A", email[] = "a@example.org", use[] = "both";
     ms_store_cert c;
 
@@ -231,7 +348,7 @@ test_store__bad_fields_rejected(void **state)
 static void
 test_store__unknown_serial(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     ms_store_cert got;
     ms_error err;
 
@@ -284,7 +401,7 @@ stop(const char *serial_hex, time_t at, int reason, void *arg)
 static void
 test_store__revoke_and_list(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     ms_store_cert got;
     listed l = {0};
     ms_error err;
@@ -325,7 +442,7 @@ test_store__revoke_and_list(void **state)
 static void
 test_store__issue_revoke_audited(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     uint64_t epoch = 99, rows = 0;
     ms_error err;
 
@@ -365,7 +482,7 @@ fixed_clock(void *arg)
 static void
 test_store__audit_chain(void **state)
 {
-    ms_store *s = open_ok("sqlite::memory:");
+    ms_store *s = open_ok(fresh_url());
     time_t now = 1795428000;
     uint64_t rows = 99;
     ms_error err;
@@ -383,6 +500,14 @@ test_store__audit_chain(void **state)
     assert_int_equal(ERR_peek_error(), 0);
 }
 
+/* Asserts that msg does not contain secret. */
+static void
+assert_no_secret(const char *msg, const char *secret)
+{
+    if (strstr(msg, secret) != NULL)
+        fail_msg("password in error message: %s", msg);
+}
+
 static void
 test_store__bad_url(void **state)
 {
@@ -390,14 +515,49 @@ test_store__bad_url(void **state)
     ms_error err;
 
     (void)state;
-    assert_int_equal(ms_store_open(&s, "postgresql://localhost/ca", &err),
-                     MS_EINVAL);
-    assert_string_equal(err.msg, "unknown database URL scheme");
     assert_int_equal(ms_store_open(&s, "mysql:x", &err), MS_EINVAL);
+    assert_string_equal(err.msg, "unknown database URL scheme");
+    assert_int_equal(ms_store_open(&s, "postgresq://localhost/ca", &err),
+                     MS_EINVAL);
     assert_int_equal(ms_store_open(&s, "sqlite:", &err), MS_EINVAL);
     assert_int_equal(ms_store_open(&s, "sqlite:/nonexistent/dir/x.db", &err),
                      MS_EIO);
     assert_null(s);
+}
+
+/* Nothing listens on 127.0.0.1:1: MS_EIO, and never the password. */
+static void
+test_store__pg_unreachable(void **state)
+{
+    ms_store *s = NULL;
+    ms_error err;
+
+    (void)state;
+    assert_int_equal(
+        ms_store_open(&s, "postgresql://ca:Sesame-42@127.0.0.1:1/ca", &err),
+        MS_EIO);
+    assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL"));
+    assert_no_secret(err.msg, "Sesame");
+    assert_int_equal(ms_store_open(&s,
+                                   "postgres://ca@127.0.0.1:1/ca"
+                                   "?password=Sesame-42&connect_timeout=5",
+                                   &err),
+                     MS_EIO);
+    assert_no_secret(err.msg, "Sesame");
+    /* libpq quotes the URI part it cannot decode. */
+    assert_int_equal(
+        ms_store_open(&s, "postgresql://ca:Sesame%zz@127.0.0.1:1/ca", &err),
+        MS_EIO);
+    assert_no_secret(err.msg, "Sesame");
+    assert_non_null(strstr(err.msg, "***"));
+    assert_int_equal(ms_store_open(&s,
+                                   "postgresql://ca@127.0.0.1:1/ca"
+                                   "?password=Sesame%00x",
+                                   &err),
+                     MS_EIO);
+    assert_no_secret(err.msg, "Sesame");
+    assert_null(s);
+    assert_int_equal(ERR_peek_error(), 0);
 }
 
 /* Runs sql on the raw database file (an operator or an attacker). */
@@ -429,6 +589,43 @@ raw_count(const char *db, const char *sql)
     return n;
 }
 
+/* Runs SQL as an operator or attacker would, on the backend under test. */
+static void
+raw_exec_any(const fixture *f, const char *sqlite_sql, const char *pg_sql)
+{
+    if (use_pg)
+        pg_raw_exec(pg_sql);
+    else
+        raw_exec(f->db, sqlite_sql);
+}
+
+static int
+raw_count_any(const fixture *f, const char *sql)
+{
+    return use_pg ? pg_raw_count(sql) : raw_count(f->db, sql);
+}
+
+/* True when the database itself refuses sql (a constraint or trigger). */
+static bool
+raw_refused(const fixture *f, const char *sql)
+{
+    sqlite3 *h = NULL;
+    PGconn *c;
+    char state[6];
+    bool refused;
+
+    if (use_pg) {
+        c = pg_raw(pg_url);
+        refused = strcmp(pg_state(c, sql, state), "23000") == 0;
+        PQfinish(c);
+        return refused;
+    }
+    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+    refused = sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_CONSTRAINT;
+    assert_int_equal(sqlite3_close(h), SQLITE_OK);
+    return refused;
+}
+
 static void
 test_store__file_persists(void **state)
 {
@@ -455,9 +652,9 @@ test_store__file_persists(void **state)
     ms_store_cert_cleanup(&got);
     insert(s, "abcdef", "b@example.org", MS_EPOLICY);
     ms_store_close(s);
-    assert_int_equal(raw_count(f->db, "SELECT count(*) FROM schema_version"),
+    assert_int_equal(raw_count_any(f, "SELECT count(*) FROM schema_version"),
                      1);
-    assert_int_equal(raw_count(f->db, "SELECT count(*) FROM certs"), 1);
+    assert_int_equal(raw_count_any(f, "SELECT count(*) FROM certs"), 1);
     assert_int_equal(ERR_peek_error(), 0);
 }
 
@@ -478,8 +675,11 @@ test_store__audit_tamper_detected(void **state)
     ms_store_close(s);
 
     /* The database refuses edits; an attacker drops the trigger first. */
-    raw_exec(f->db, "DROP TRIGGER audit_no_update;"
-                    " UPDATE audit SET detail = 'serial=03' WHERE id = 2");
+    raw_exec_any(f,
+                 "DROP TRIGGER audit_no_update;"
+                 " UPDATE audit SET detail = 'serial=03' WHERE id = 2",
+                 "DROP TRIGGER audit_no_update ON audit;"
+                 " UPDATE audit SET detail = 'serial=03' WHERE id = 2");
     s = open_ok(f->url);
     assert_int_equal(ms_store_audit_verify(s, &rows, &err), MS_EBADSIG);
     assert_non_null(strstr(err.msg, "audit row 2"));
@@ -487,8 +687,11 @@ test_store__audit_tamper_detected(void **state)
     ms_store_close(s);
 
     /* Deleting a row breaks the id sequence. */
-    raw_exec(f->db, "DROP TRIGGER audit_no_delete; DELETE FROM audit"
-                    " WHERE id = 1");
+    raw_exec_any(f,
+                 "DROP TRIGGER audit_no_delete; DELETE FROM audit"
+                 " WHERE id = 1",
+                 "DROP TRIGGER audit_no_delete ON audit; DELETE FROM audit"
+                 " WHERE id = 1");
     s = open_ok(f->url);
     assert_int_equal(ms_store_audit_verify(s, &rows, &err), MS_EBADSIG);
     assert_non_null(strstr(err.msg, "audit row 2"));
@@ -502,17 +705,18 @@ test_store__audit_is_append_only(void **state)
 {
     fixture *f = *state;
     ms_store *s = open_ok(f->url);
-    sqlite3 *h = NULL;
 
     assert_int_equal(ms_store_audit_append(s, "issue", "x", NULL), 0);
+    insert(s, "01", "a@example.org", 0);
+    assert_int_equal(ms_store_cert_revoke(s, ISSUER, "01", 1, 5, NULL), 0);
     ms_store_close(s);
-    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "UPDATE audit SET detail = 'y'", NULL,
-                                  NULL, NULL),
-                     SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_exec(h, "DELETE FROM audit", NULL, NULL, NULL),
-                     SQLITE_CONSTRAINT);
-    assert_int_equal(sqlite3_close(h), SQLITE_OK);
+    assert_true(raw_refused(f, "UPDATE audit SET detail = 'y'"));
+    assert_true(raw_refused(f, "DELETE FROM audit"));
+    assert_true(raw_refused(f, "UPDATE revocations SET reason = 0"));
+    /* TRUNCATE skips row triggers; PostgreSQL refuses it on its own. */
+    if (use_pg)
+        assert_true(raw_refused(f, "TRUNCATE audit"));
+    assert_int_equal(raw_count_any(f, "SELECT count(*) FROM audit"), 3);
 }
 
 static void
@@ -523,7 +727,8 @@ test_store__newer_schema_refused(void **state)
     ms_error err;
 
     ms_store_close(s);
-    raw_exec(f->db, "INSERT INTO schema_version VALUES (999, 0)");
+    raw_exec_any(f, "INSERT INTO schema_version VALUES (999, 0)",
+                 "INSERT INTO schema_version VALUES (999, 0)");
     s = NULL;
     assert_int_equal(ms_store_open(&s, f->url, &err), MS_EPOLICY);
     assert_null(s);
@@ -556,7 +761,7 @@ test_store__alloc_failure_loop(void **state)
     size_t total;
 
     (void)state;
-    s = open_ok("sqlite::memory:");
+    s = open_ok(fresh_url());
     insert(s, "01", "a@example.org", 0);
     ms_store_cert_init(&got);
     (void)ms_alloc_fail_at(0);
@@ -579,19 +784,254 @@ test_store__alloc_failure_loop(void **state)
 
     s = NULL;
     (void)ms_alloc_fail_at(1);
-    assert_int_equal(ms_store_open(&s, "sqlite::memory:", &err), MS_ENOMEM);
+    assert_int_equal(ms_store_open(&s, fresh_url(), &err), MS_ENOMEM);
     (void)ms_alloc_fail_at(0);
     assert_null(s);
     assert_int_equal(ERR_peek_error(), 0);
 }
 
-#define T(fn) cmocka_unit_test(fn)
+/* Two handles at once: a worker's share of the concurrency test. */
+#define WORKERS 2
+#define ROUNDS  30
+#define BLOCK   4
+
+typedef struct worker {
+    const char *url;
+    pthread_barrier_t *start;
+    int id;
+    int rc;
+    char msg[256];
+    uint64_t first[ROUNDS]; /* the serial blocks it reserved */
+} worker;
+
+/* Inserts the certificate serial of worker id (no cmocka: any thread). */
+static int
+worker_insert(ms_store *s, char *serial, ms_error *err)
+{
+    char email[] = "w@example.org";
+    ms_store_cert c;
+    int rc;
+
+    make_cert_fields(&c, serial, email);
+    if ((rc = ms_buf_append(&c.der, der_bytes, sizeof(der_bytes))) == 0)
+        rc = ms_store_cert_insert(s, &c, err);
+    ms_buf_cleanup(&c.der);
+    return rc;
+}
+
+/* One round: an audit row, a serial block, an issuance and, every third
+ * round, a revocation. Each step is retried while another writer holds the
+ * lock past the timeout (MS_ETEMP: the transaction changed nothing). */
+static int
+work_round(worker *w, ms_store *s, int i, ms_error *err)
+{
+    char detail[64], serial[8];
+    int rc, tries;
+
+    (void)snprintf(detail, sizeof(detail), "worker=%d round=%d", w->id, i);
+    (void)snprintf(serial, sizeof(serial), "%02x%02x", w->id, i);
+    tries = 0;
+    do
+        rc = ms_store_audit_append(s, "test.concurrent", detail, err);
+    while (rc == MS_ETEMP && ++tries < 10);
+    tries = 0;
+    while (rc == 0 &&
+           (rc = ms_store_reserve_serials(s, "tsa", BLOCK, &w->first[i],
+                                          err)) == MS_ETEMP &&
+           ++tries < 10)
+        rc = 0;
+    tries = 0;
+    while (rc == 0 && (rc = worker_insert(s, serial, err)) == MS_ETEMP &&
+           ++tries < 10)
+        rc = 0;
+    tries = 0;
+    while (rc == 0 && i % 3 == 0 &&
+           (rc = ms_store_cert_revoke(s, ISSUER, serial, 1, 7, err)) ==
+               MS_ETEMP &&
+           ++tries < 10)
+        rc = 0;
+    return rc;
+}
+
+static void *
+work(void *arg)
+{
+    worker *w = arg;
+    ms_store *s = NULL;
+    ms_error err;
+    int rc;
+
+    ms_error_clear(&err);
+    /* Both open together: the migration of an empty store races too. */
+    (void)pthread_barrier_wait(w->start); /* 0 or SERIAL_THREAD: both go */
+    if ((rc = ms_store_open(&s, w->url, &err)) == 0) {
+        for (int i = 0; i < ROUNDS && rc == 0; i++)
+            rc = work_round(w, s, i, &err);
+    }
+    if (rc != 0) {
+        w->rc = rc;
+        (void)snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+    }
+    ms_store_close(s);
+    return NULL;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Two handles append, reserve, issue and revoke at once: the chain
+ * verifies and no serial is handed out twice. */
+static void
+test_store__concurrent_handles(void **state)
+{
+    fixture *f = *state;
+    pthread_barrier_t start;
+    pthread_t th[WORKERS];
+    worker w[WORKERS];
+    uint64_t all[WORKERS * ROUNDS], rows = 0, epoch = 0;
+    int revokes = (ROUNDS + 2) / 3;
+    ms_store *s;
+    ms_error err;
+
+    assert_int_equal(pthread_barrier_init(&start, NULL, WORKERS), 0);
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < WORKERS; i++) {
+        w[i].url = f->url;
+        w[i].start = &start;
+        w[i].id = i + 1;
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < WORKERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        if (w[i].rc != 0)
+            fail_msg("worker %d: %s: %s", i, ms_status_name(w[i].rc), w[i].msg);
+        memcpy(all + (size_t)i * ROUNDS, w[i].first, sizeof(w[i].first));
+    }
+    assert_int_equal(pthread_barrier_destroy(&start), 0);
+    /* The blocks tile 1..WORKERS * ROUNDS * BLOCK exactly. */
+    qsort(all, sizeof(all) / sizeof(all[0]), sizeof(all[0]), cmp_u64);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        assert_true(all[i] == 1 + i * BLOCK);
+
+    s = open_ok(f->url);
+    assert_int_equal(ms_store_audit_verify(s, &rows, &err), 0);
+    assert_true(rows == (uint64_t)WORKERS * (2 * ROUNDS + revokes));
+    assert_int_equal(ms_store_revocation_epoch(s, &epoch, &err), 0);
+    assert_true(epoch == (uint64_t)WORKERS * revokes);
+    ms_store_close(s);
+    assert_int_equal(raw_count_any(f, "SELECT count(*) FROM schema_version"),
+                     1);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* A lost connection is MS_EIO once; the next call reconnects. */
+static void
+test_store__pg_reconnects(void **state)
+{
+    fixture *f = *state;
+    ms_store *s = open_ok(f->url);
+    uint64_t v = 0;
+    ms_error err;
+
+    assert_int_equal(ms_store_next_serial(s, "tsa", &v, &err), 0);
+    assert_int_equal(pg_raw_count("SELECT count(*) FILTER"
+                                  " (WHERE pg_terminate_backend(pid, 10000))"
+                                  " FROM pg_stat_activity"
+                                  " WHERE application_name = 'mailseal'"
+                                  " AND usename = current_user"
+                                  " AND pid <> pg_backend_pid()"),
+                     1);
+    assert_int_equal(ms_store_next_serial(s, "tsa", &v, &err), MS_EIO);
+    assert_int_equal(ms_store_next_serial(s, "tsa", &v, &err), 0);
+    assert_true(v == 2);
+    ms_store_close(s);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* A writer waiting for a lock gives up after lock_timeout: MS_ETEMP, and
+ * nothing is written. The URL's own lock_timeout wins over the default. */
+static void
+test_store__pg_lock_timeout(void **state)
+{
+    fixture *f = *state;
+    char url[sizeof(pg_url) + 32];
+    ms_store *s;
+    PGconn *c;
+    uint64_t v = 0, rows = 99;
+    ms_error err;
+
+    assert_true(snprintf(url, sizeof(url), "%s%%20-clock_timeout%%3D200",
+                         f->url) < (int)sizeof(url));
+    s = open_ok(url);
+    c = pg_raw(f->url);
+    pg_exec(c, "BEGIN; LOCK TABLE audit IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(ms_store_audit_append(s, "issue", "x", &err), MS_ETEMP);
+    insert(s, "01", "a@example.org", MS_ETEMP);
+    assert_int_equal(ms_store_audit_verify(s, &rows, &err), MS_ETEMP);
+    assert_int_equal(ms_store_next_serial(s, "tsa", &v, &err), 0);
+    pg_exec(c, "COMMIT");
+    PQfinish(c);
+    assert_int_equal(ms_store_audit_append(s, "issue", "x", &err), 0);
+    assert_int_equal(ms_store_audit_verify(s, &rows, &err), 0);
+    assert_true(rows == 1);
+    ms_store_close(s);
+    assert_int_equal(ERR_peek_error(), 0);
+}
+
+/*
+ * PostgreSQL mode when MS_STORE_TEST_URL_FILE is set: its first line is the
+ * database URL. Returns 0, or 77 (skip) when the file is missing or empty
+ * (pg-cluster.sh found no PostgreSQL server to start).
+ */
+static int
+pg_setup(void)
+{
+    /* NOLINTNEXTLINE(concurrency-mt-unsafe): before any thread starts */
+    const char *file = getenv("MS_STORE_TEST_URL_FILE");
+    char base[768];
+    FILE *fp;
+    int n;
+
+    if (file == NULL)
+        return 0;
+    if ((fp = fopen(file, "r")) == NULL) {
+        printf("SKIP: no PostgreSQL URL in %s (server not installed?)\n", file);
+        return 77;
+    }
+    if (fgets(base, sizeof(base), fp) == NULL)
+        base[0] = '\0';
+    (void)fclose(fp); /* read-only: nothing to flush */
+    base[strcspn(base, "\r\n")] = '\0';
+    if (base[0] == '\0') {
+        printf("SKIP: %s is empty\n", file);
+        return 77;
+    }
+    /* Every case works in schema ms_store_test (search_path). */
+    n = snprintf(pg_url, sizeof(pg_url),
+                 "%s%coptions=-csearch_path%%3D"
+                 "ms_store_test",
+                 base, strchr(base, '?') != NULL ? '&' : '?');
+    if (n < 0 || n >= (int)sizeof(pg_url)) {
+        printf("SKIP: URL in %s too long\n", file);
+        return 77;
+    }
+    use_pg = true;
+    return 0;
+}
+
+#define T(fn)  cmocka_unit_test(fn)
 #define TF(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
-    const struct CMUnitTest tests[] = {
+    /* Against the backend under test. */
+    const struct CMUnitTest store[] = {
         T(test_store__serials_increase),
         T(test_store__reserve_serials),
         T(test_store__issue_revoke_audited),
@@ -601,14 +1041,32 @@ main(void)
         T(test_store__unknown_serial),
         T(test_store__revoke_and_list),
         T(test_store__audit_chain),
-        T(test_store__bad_url),
         TF(test_store__file_persists),
         TF(test_store__audit_tamper_detected),
         TF(test_store__audit_is_append_only),
         TF(test_store__newer_schema_refused),
-        TF(test_store__not_a_database),
+        TF(test_store__concurrent_handles),
         T(test_store__alloc_failure_loop),
     };
+    /* URL checks (no server needed) and what only SQLite has. */
+    const struct CMUnitTest sqlite_only[] = {
+        T(test_store__bad_url),
+        T(test_store__pg_unreachable),
+        TF(test_store__not_a_database),
+    };
+    const struct CMUnitTest pg_only[] = {
+        TF(test_store__pg_reconnects),
+        TF(test_store__pg_lock_timeout),
+    };
+    int rc;
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    if ((rc = pg_setup()) != 0)
+        return rc;
+    rc = cmocka_run_group_tests_name("store", store, NULL, NULL);
+    if (use_pg)
+        rc += cmocka_run_group_tests_name("pg-only", pg_only, NULL, NULL);
+    else
+        rc +=
+            cmocka_run_group_tests_name("sqlite-only", sqlite_only, NULL, NULL);
+    return rc;
 }
