@@ -985,8 +985,8 @@ test_store__pg_lock_timeout(void **state)
 
 /*
  * PostgreSQL mode when MS_STORE_TEST_URL_FILE is set: its first line is the
- * database URL. Returns 0, or 77 (skip) when the file is missing or empty
- * (pg-cluster.sh found no PostgreSQL server to start).
+ * database URL. Returns 0, or 1 when the file is missing or empty (the
+ * cluster did not start: a failure, never a skip).
  */
 static int
 pg_setup(void)
@@ -1000,16 +1000,16 @@ pg_setup(void)
     if (file == NULL)
         return 0;
     if ((fp = fopen(file, "r")) == NULL) {
-        printf("SKIP: no PostgreSQL URL in %s (server not installed?)\n", file);
-        return 77;
+        printf("FAIL: no PostgreSQL URL in %s\n", file);
+        return 1;
     }
     if (fgets(base, sizeof(base), fp) == NULL)
         base[0] = '\0';
     (void)fclose(fp); /* read-only: nothing to flush */
     base[strcspn(base, "\r\n")] = '\0';
     if (base[0] == '\0') {
-        printf("SKIP: %s is empty\n", file);
-        return 77;
+        printf("FAIL: %s is empty\n", file);
+        return 1;
     }
     /* Every case works in schema ms_store_test (search_path). */
     n = snprintf(pg_url, sizeof(pg_url),
@@ -1017,8 +1017,8 @@ pg_setup(void)
                  "ms_store_test",
                  base, strchr(base, '?') != NULL ? '&' : '?');
     if (n < 0 || n >= (int)sizeof(pg_url)) {
-        printf("SKIP: URL in %s too long\n", file);
-        return 77;
+        printf("FAIL: URL in %s too long\n", file);
+        return 1;
     }
     use_pg = true;
     return 0;
