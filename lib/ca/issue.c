@@ -76,7 +76,9 @@ mailbox_ok(const char *mailbox, ms_error *err)
 static int
 country_ok(const char *c, ms_error *err)
 {
-    if (c == NULL || strlen(c) != 2 || c[0] < 'A' || c[0] > 'Z' ||
+    if (c == NULL)
+        return ms_error_set(err, MS_EINVAL, "the identity lacks the country");
+    if (strlen(c) != 2 || c[0] < 'A' || c[0] > 'Z' ||
         c[1] < 'A' || c[1] > 'Z')
         return ms_error_set(err, MS_EINVAL, "the country is not two "
                             "upper-case letters (ISO 3166)");
