@@ -14,8 +14,8 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const ms_ca_identity id = {1,    "bob@fuzz.example", NULL, NULL,
-                                      NULL, NULL,               NULL, NULL};
+    static const ms_ca_identity id = {
+        1, "bob@fuzz.example", NULL, NULL, NULL, NULL, NULL, NULL};
     EVP_PKEY *key = NULL;
     ms_error err;
 

@@ -1,6 +1,8 @@
 /*
  * ca/build.c - building blocks of the certificates the CA makes.
  */
+#include "ca/build.h"
+
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -10,7 +12,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "ca/build.h"
 #include "util/error.h"
 
 static int
@@ -69,8 +70,7 @@ out:
 }
 
 int
-ms_ca_ext_add(X509 *x, X509 *issuer, int nid, const char *value,
-              ms_error *err)
+ms_ca_ext_add(X509 *x, X509 *issuer, int nid, const char *value, ms_error *err)
 {
     CONF *conf = NULL;
     X509_EXTENSION *e = NULL;

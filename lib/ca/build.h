@@ -22,7 +22,7 @@
 /* Random serial octets (128 bits, top bit clear, top octet non-zero). */
 #define MS_CA_SERIAL_OCTETS 16
 /* Longest public URL accepted (the extensions append up to ~20 bytes). */
-#define MS_CA_URL_MAX 200
+#define MS_CA_URL_MAX     200
 #define MS_CA_DEFAULT_URL "http://127.0.0.1:8025"
 
 /*

@@ -4,6 +4,8 @@
  * issuer and its kind; creation and loading both walk it in order, so an
  * issuer always comes before what it issues.
  */
+#include "ca/hierarchy.h"
+
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -23,7 +25,6 @@
 #include <openssl/x509v3.h>
 
 #include "ca/build.h"
-#include "ca/hierarchy.h"
 #include "store/store.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -32,8 +33,8 @@
 
 #define SKEW       60L /* notBefore this far back: clocks differ */
 #define DAY        (24L * 60 * 60)
-#define CERT_MAX   (64u * 1024)
-#define CONFIG_MAX (8u * 1024)
+#define CERT_MAX   ((size_t)64 * 1024)
+#define CONFIG_MAX ((size_t)8 * 1024)
 
 typedef enum kind { K_ROOT, K_CA, K_TSA, K_OCSP } kind;
 
@@ -45,8 +46,8 @@ typedef struct entity {
     kind kind;
 } entity;
 
-#define N_ENT  10
-#define TSA_IX 5
+#define N_ENT          10
+#define TSA_IX         5
 #define OCSP_IX(level) (5 + (level))
 
 static const entity entities[N_ENT] = {
@@ -65,7 +66,7 @@ static const entity entities[N_ENT] = {
 struct ms_ca {
     X509 *cert[N_ENT];
     EVP_PKEY *key[N_ENT]; /* key[0] (the root's) stays NULL */
-    STACK_OF(X509) *tsa_chain;
+    STACK_OF(X509) * tsa_chain;
 };
 
 /* ---- names ---- */
@@ -99,11 +100,11 @@ ms_ca_level_of_name(const char *name)
 
 /* dir/sub/file + ext into buf; MS_EINVAL when it does not fit. */
 static int
-path_of(char *buf, size_t n, const char *dir, const char *sub,
-        const char *file, const char *ext, ms_error *err)
+path_of(char *buf, size_t n, const char *dir, const char *sub, const char *file,
+        const char *ext, ms_error *err)
 {
-    int k = snprintf(buf, n, "%s%s%s/%s%s", dir, sub[0] != '\0' ? "/" : "",
-                     sub, file, ext);
+    int k = snprintf(buf, n, "%s%s%s/%s%s", dir, sub[0] != '\0' ? "/" : "", sub,
+                     file, ext);
 
     if (k < 0 || (size_t)k >= n)
         return ms_error_set(err, MS_EINVAL, "path too long under %s", dir);
@@ -138,8 +139,7 @@ key_type_ok(ms_ca_key_type t, const ms_ca_key_type *allowed, size_t n)
 static int
 init_key_types(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
 {
-    static const ms_ca_key_type root_ok[] = {MS_CA_KEY_RSA3072,
-                                             MS_CA_KEY_P384};
+    static const ms_ca_key_type root_ok[] = {MS_CA_KEY_RSA3072, MS_CA_KEY_P384};
     static const ms_ca_key_type ca_ok[] = {MS_CA_KEY_P256, MS_CA_KEY_P384,
                                            MS_CA_KEY_RSA2048, MS_CA_KEY_RSA3072,
                                            MS_CA_KEY_RSA4096};
@@ -152,19 +152,22 @@ init_key_types(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
     ms_ca_key_type ocsp = opt->ocsp_key ? opt->ocsp_key : MS_CA_KEY_P256;
 
     if (!key_type_ok(root, root_ok, 2))
-        return ms_error_set(err, MS_EINVAL, "the root key is RSA-3072 or "
+        return ms_error_set(err, MS_EINVAL,
+                            "the root key is RSA-3072 or "
                             "P-384");
     if (!key_type_ok(ca, ca_ok, 5))
         return ms_error_set(err, MS_EINVAL, "unknown issuing CA key type");
     if (!key_type_ok(tsa, tsa_ok, 2))
-        return ms_error_set(err, MS_EINVAL, "the TSA key is P-256 or "
+        return ms_error_set(err, MS_EINVAL,
+                            "the TSA key is P-256 or "
                             "RSA-2048");
     if (!key_type_ok(ocsp, ocsp_ok, 3))
-        return ms_error_set(err, MS_EINVAL, "the OCSP key is P-256, P-384 "
+        return ms_error_set(err, MS_EINVAL,
+                            "the OCSP key is P-256, P-384 "
                             "or RSA-2048");
     for (int i = 0; i < N_ENT; i++)
-        ic->types[i] = entities[i].kind == K_ROOT ? root
-                       : entities[i].kind == K_CA ? ca
+        ic->types[i] = entities[i].kind == K_ROOT  ? root
+                       : entities[i].kind == K_CA  ? ca
                        : entities[i].kind == K_TSA ? tsa
                                                    : ocsp;
     return 0;
@@ -191,7 +194,8 @@ absolute(char *out, size_t n, const char *path, ms_error *err)
         k = snprintf(out, n, "%s", path);
     } else {
         if (getcwd(cwd, sizeof(cwd)) == NULL)
-            return ms_error_set(err, MS_EIO, "getcwd: %s", strerror(errno));
+            return ms_error_set(err, MS_EIO, "getcwd: %s",
+                                ms_ca_errtext(errno).text);
         k = snprintf(out, n, "%s/%s", cwd, path);
     }
     if (k < 0 || (size_t)k >= n)
@@ -219,7 +223,8 @@ init_passphrase(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
             return rc;
         ic->pass = (const char *)ic->pass_buf.data;
     } else if (!opt->insecure_keys) {
-        return ms_error_set(err, MS_EINVAL, "no passphrase given and "
+        return ms_error_set(err, MS_EINVAL,
+                            "no passphrase given and "
                             "insecure keys not asked for");
     }
     return 0;
@@ -259,10 +264,11 @@ dir_is_empty(const char *dir, bool *empty, ms_error *err)
 
     if (d == NULL)
         return ms_error_set(err, MS_EIO, "cannot open %s: %s", dir,
-                            strerror(errno));
+                            ms_ca_errtext(errno).text);
     *empty = true;
     errno = 0;
-    while ((e = readdir(d)) != NULL) {
+    /* Only this thread reads this stream: readdir(3) is safe then. */
+    while ((e = readdir(d)) != NULL) { /* NOLINT(concurrency-mt-unsafe) */
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
             *empty = false;
             break;
@@ -283,26 +289,27 @@ prepare_dir(init_ctx *ic, ms_error *err)
         ic->created_dir = true;
     } else if (errno != EEXIST) {
         return ms_error_set(err, MS_EIO, "cannot create %s: %s", ic->dir,
-                            strerror(errno));
+                            ms_ca_errtext(errno).text);
     } else {
         if ((rc = dir_is_empty(ic->dir, &empty, err)) != 0)
             return rc;
         if (!empty)
-            return ms_error_set(err, MS_EPOLICY, "%s exists and is not "
-                                "empty: refusing to initialise it", ic->dir);
+            return ms_error_set(err, MS_EPOLICY,
+                                "%s exists and is not "
+                                "empty: refusing to initialise it",
+                                ic->dir);
     }
     ic->prepared = true;
     if ((rc = path_of(sub, sizeof(sub), ic->dir, "", "certs", "", err)) != 0)
         return rc;
     if (mkdir(sub, 0755) != 0)
         return ms_error_set(err, MS_EIO, "cannot create %s: %s", sub,
-                            strerror(errno));
-    if ((rc = path_of(sub, sizeof(sub), ic->dir, "", "private", "", err)) !=
-        0)
+                            ms_ca_errtext(errno).text);
+    if ((rc = path_of(sub, sizeof(sub), ic->dir, "", "private", "", err)) != 0)
         return rc;
     if (mkdir(sub, 0700) != 0)
         return ms_error_set(err, MS_EIO, "cannot create %s: %s", sub,
-                            strerror(errno));
+                            ms_ca_errtext(errno).text);
     return 0;
 }
 
@@ -310,8 +317,8 @@ prepare_dir(init_ctx *ic, ms_error *err)
 static void
 remove_partial(const init_ctx *ic)
 {
-    static const char *const top[] = {"mailseald.conf", "mailseald.conf.tmp",
-                                      "mailseal.db", "mailseal.db-wal",
+    static const char *const top[] = {"mailseald.conf",  "mailseald.conf.tmp",
+                                      "mailseal.db",     "mailseal.db-wal",
                                       "mailseal.db-shm", "mailseal.db-journal"};
     char p[PATH_MAX];
 
@@ -319,8 +326,8 @@ remove_partial(const init_ctx *ic)
         if (path_of(p, sizeof(p), ic->dir, "certs", entities[i].file, ".pem",
                     NULL) == 0)
             (void)unlink(p); /* may not exist */
-        if (path_of(p, sizeof(p), ic->dir, "private", entities[i].file,
-                    ".key", NULL) == 0)
+        if (path_of(p, sizeof(p), ic->dir, "private", entities[i].file, ".key",
+                    NULL) == 0)
             (void)unlink(p);
     }
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
@@ -354,15 +361,19 @@ entity_exts(const init_ctx *ic, int i, X509 *x, X509 *issuer, ms_error *err)
                                     NID_subject_key_identifier};
     static const char *const root_vals[] = {
         "critical,CA:TRUE", "critical,keyCertSign,cRLSign", "hash"};
-    static const int nids[] = {NID_basic_constraints, NID_key_usage,
-                               NID_ext_key_usage, NID_subject_key_identifier,
-                               NID_authority_key_identifier, NID_info_access,
-                               NID_certificate_policies, NID_id_pkix_OCSP_noCheck};
+    static const int nids[] = {NID_basic_constraints,
+                               NID_key_usage,
+                               NID_ext_key_usage,
+                               NID_subject_key_identifier,
+                               NID_authority_key_identifier,
+                               NID_info_access,
+                               NID_certificate_policies,
+                               NID_id_pkix_OCSP_noCheck};
     const entity *e = &entities[i];
     char aia[MS_CA_URL_MAX + 64];
     char policy[128];
-    const char *vals[8] = {NULL, NULL, NULL, "hash", "keyid:always", aia,
-                           policy, "ignored"};
+    const char *vals[8] = {NULL,           NULL, NULL,   "hash",
+                           "keyid:always", aia,  policy, "ignored"};
     int rc;
 
     if (e->kind == K_ROOT)
@@ -370,11 +381,10 @@ entity_exts(const init_ctx *ic, int i, X509 *x, X509 *issuer, ms_error *err)
     (void)snprintf(aia, sizeof(aia), "caIssuers;URI:%s/ca/%s.crt", ic->url,
                    entities[e->issuer].file); /* sized for the longest */
     if (e->kind == K_TSA)
-        (void)snprintf(policy, sizeof(policy), "%s", MS_OID_ARC
-                       MS_CA_TSA_POLICY_SUFFIX);
+        (void)snprintf(policy, sizeof(policy), "%s",
+                       MS_OID_ARC MS_CA_TSA_POLICY_SUFFIX);
     else
-        (void)snprintf(policy, sizeof(policy), "%s.1.%d", MS_OID_ARC,
-                       e->level);
+        (void)snprintf(policy, sizeof(policy), "%s.1.%d", MS_OID_ARC, e->level);
     if (e->kind == K_CA) {
         vals[0] = "critical,CA:TRUE,pathlen:0";
         vals[1] = "critical,keyCertSign,cRLSign";
@@ -478,8 +488,8 @@ make_entity(init_ctx *ic, int i, ms_error *err)
         return rc;
     if ((rc = make_cert(ic, i, err)) != 0)
         return rc;
-    if ((rc = path_of(path, sizeof(path), ic->dir, "private",
-                      entities[i].file, ".key", err)) != 0)
+    if ((rc = path_of(path, sizeof(path), ic->dir, "private", entities[i].file,
+                      ".key", err)) != 0)
         return rc;
     if ((rc = ms_ca_key_save(path, ic->key[i], ic->pass, ic->pass == NULL,
                              err)) != 0)
@@ -543,20 +553,20 @@ audit_cert(ms_store *st, int i, X509 *x, ms_error *err)
     char hex[2 * EVP_MAX_MD_SIZE + 1];
     char detail[1024];
     char *serial = NULL;
-    unsigned int len = 0;
+    unsigned int mdlen = 0;
     time_t na = 0;
     int rc;
 
     if ((serial = ms_x509_serial_hex(x)) == NULL ||
-        !X509_digest(x, EVP_sha256(), md, &len) ||
+        !X509_digest(x, EVP_sha256(), md, &mdlen) ||
         !ms_asn1_time_epoch(X509_get0_notAfter(x), &na)) {
         rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot describe %s",
                                entities[i].file);
         goto out;
     }
-    for (unsigned int k = 0; k < len; k++)
+    for (size_t k = 0; k < mdlen; k++)
         (void)snprintf(hex + 2 * k, 3, "%02x", md[k]);
-    hex[2 * len] = '\0';
+    hex[(size_t)2 * mdlen] = '\0';
     (void)snprintf(detail, sizeof(detail),
                    "name=\"%s\" file=certs/%s.pem serial=%s sha256=%s "
                    "key=%s not_after=%" PRId64,
@@ -640,8 +650,7 @@ load_cert(X509 **out, const char *path, ms_error *err)
         goto out;
     }
     if ((*out = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
-        rc = ms_error_set_ossl(err, MS_EMALFORMED, "%s: no certificate",
-                               path);
+        rc = ms_error_set_ossl(err, MS_EMALFORMED, "%s: no certificate", path);
 out:
     BIO_free(bio);
     ms_buf_cleanup(&b);
@@ -672,22 +681,25 @@ check_entity(const ms_ca *ca, int i, const char *path, ms_error *err)
 
     if (!subject_is(x, e->name) ||
         (e->kind == K_CA && ms_x509_level(x) != e->level))
-        return ms_error_set(err, MS_EPOLICY, "%s is not the certificate of "
-                            "%s", path, e->name);
+        return ms_error_set(err, MS_EPOLICY,
+                            "%s is not the certificate of "
+                            "%s",
+                            path, e->name);
     if (X509_verify(x, X509_get0_pubkey(ca->cert[e->issuer])) != 1)
         return ms_error_set_ossl(err, MS_EBADSIG, "%s is not signed by %s",
                                  path, entities[e->issuer].name);
     if (ca->key[i] != NULL && X509_check_private_key(x, ca->key[i]) != 1)
-        return ms_error_set_ossl(err, MS_EINVAL, "the key of %s does not "
-                                 "match its certificate", path);
+        return ms_error_set_ossl(err, MS_EINVAL,
+                                 "the key of %s does not "
+                                 "match its certificate",
+                                 path);
     /* Fill the extension cache now, while no other thread reads x. */
     (void)X509_check_purpose(x, -1, 0); /* -1: caching only */
     return 0;
 }
 
 static int
-load_entity(ms_ca *ca, const char *dir, int i, const char *pass,
-            ms_error *err)
+load_entity(ms_ca *ca, const char *dir, int i, const char *pass, ms_error *err)
 {
     char path[PATH_MAX];
     int rc;
@@ -696,10 +708,9 @@ load_entity(ms_ca *ca, const char *dir, int i, const char *pass,
                       ".pem", err)) != 0 ||
         (rc = load_cert(&ca->cert[i], path, err)) != 0)
         return rc;
-    if (i != 0 &&
-        ((rc = path_of(path, sizeof(path), dir, "private", entities[i].file,
-                       ".key", err)) != 0 ||
-         (rc = ms_ca_key_load(&ca->key[i], path, pass, err)) != 0))
+    if (i != 0 && ((rc = path_of(path, sizeof(path), dir, "private",
+                                 entities[i].file, ".key", err)) != 0 ||
+                   (rc = ms_ca_key_load(&ca->key[i], path, pass, err)) != 0))
         return rc;
     (void)path_of(path, sizeof(path), dir, "certs", entities[i].file, ".pem",
                   NULL); /* fitted above */
@@ -707,8 +718,7 @@ load_entity(ms_ca *ca, const char *dir, int i, const char *pass,
 }
 
 int
-ms_ca_open(ms_ca **out, const char *dir, const char *passphrase,
-           ms_error *err)
+ms_ca_open(ms_ca **out, const char *dir, const char *passphrase, ms_error *err)
 {
     ms_ca *ca = NULL;
     int rc = 0;
@@ -778,8 +788,7 @@ ms_ca_get0_tsa_key(const ms_ca *ca)
     return ca->key[TSA_IX];
 }
 
-STACK_OF(X509) *
-ms_ca_get0_tsa_chain(const ms_ca *ca)
+STACK_OF(X509) * ms_ca_get0_tsa_chain(const ms_ca *ca)
 {
     return ca->tsa_chain;
 }

@@ -108,7 +108,7 @@ EVP_PKEY *ms_ca_get0_issuer_key(const ms_ca *ca, int level);
 /* The TSA certificate, its key, and its chain (the root) to send along. */
 X509 *ms_ca_get0_tsa_cert(const ms_ca *ca);
 EVP_PKEY *ms_ca_get0_tsa_key(const ms_ca *ca);
-STACK_OF(X509) *ms_ca_get0_tsa_chain(const ms_ca *ca);
+STACK_OF(X509) * ms_ca_get0_tsa_chain(const ms_ca *ca);
 /* The OCSP responder of level 1..4's CA and its key; NULL otherwise. */
 X509 *ms_ca_get0_ocsp_cert(const ms_ca *ca, int level);
 EVP_PKEY *ms_ca_get0_ocsp_key(const ms_ca *ca, int level);

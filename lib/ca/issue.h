@@ -31,7 +31,7 @@
 #include "store/store.h"
 
 /* Largest CSR accepted, PEM or DER. */
-#define MS_CA_CSR_MAX (16 * 1024)
+#define MS_CA_CSR_MAX 16384
 /* Validity of an issued certificate in days: default and maximum. */
 #define MS_CA_VALIDITY_DEFAULT 365
 #define MS_CA_VALIDITY_MAX     825
@@ -114,7 +114,6 @@ int ms_ca_issue(const ms_ca *ca, ms_store *st, const ms_ca_identity *id,
  * MS_ETEMP, MS_EIO.
  */
 int ms_ca_revoke(const ms_ca *ca, ms_store *st, int level,
-                 const char *serial_hex, int reason, time_t at,
-                 ms_error *err);
+                 const char *serial_hex, int reason, time_t at, ms_error *err);
 
 #endif

@@ -2,6 +2,8 @@
  * ca/keys.c - CA key generation, key files, the passphrase file and the
  * weak-key check for certificate requests.
  */
+#include "ca/keys.h"
+
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -22,18 +24,28 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
-#include "ca/keys.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/str.h"
 
-#define RSA_EXPONENT  65537
-#define RSA_MIN_BITS  2048
-#define RSA_MAX_BITS  8192
-#define PATH_TMP_MAX  4096
+#define RSA_EXPONENT 65537
+#define RSA_MIN_BITS 2048
+#define RSA_MAX_BITS 8192
+#define PATH_TMP_MAX 4096
 
 static const char pem_encrypted[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
 static const char pem_plain[] = "-----BEGIN PRIVATE KEY-----";
+
+ms_ca_errbuf
+ms_ca_errtext(int e)
+{
+    ms_ca_errbuf b;
+
+    /* XSI strerror_r (no _GNU_SOURCE): thread-safe, fills b.text. */
+    if (strerror_r(e, b.text, sizeof(b.text)) != 0)
+        (void)snprintf(b.text, sizeof(b.text), "errno %d", e);
+    return b;
+}
 
 /* ---- generation and names ---- */
 
@@ -148,25 +160,25 @@ ms_ca_file_write(const char *path, const void *data, size_t len, mode_t mode,
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return ms_error_set(err, MS_EIO, "cannot create %s: %s", tmp,
-                            strerror(errno));
+                            ms_ca_errtext(errno).text);
     /* The umask may have taken bits away; never more than asked. */
     if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
         fsync(fd) != 0) {
         rc = ms_error_set(err, MS_EIO, "cannot write %s: %s", tmp,
-                          strerror(errno));
+                          ms_ca_errtext(errno).text);
         goto out;
     }
     if (close(fd) != 0) {
         fd = -1;
         rc = ms_error_set(err, MS_EIO, "cannot write %s: %s", tmp,
-                          strerror(errno));
+                          ms_ca_errtext(errno).text);
         goto out;
     }
     fd = -1;
     /* link(2), unlike rename(2), never replaces an existing file. */
     if (link(tmp, path) != 0)
         rc = ms_error_set(err, MS_EIO, "cannot create %s: %s", path,
-                          strerror(errno));
+                          ms_ca_errtext(errno).text);
 out:
     if (fd >= 0)
         (void)close(fd); /* already failing; the write error is reported */
@@ -197,19 +209,18 @@ read_private_file(const char *path, ms_buf *out, size_t max, const char *what,
                             what, path);
     if (fd < 0)
         return ms_error_set(err, MS_EIO, "cannot open %s %s: %s", what, path,
-                            strerror(errno));
+                            ms_ca_errtext(errno).text);
     if (fstat(fd, &st) != 0) {
         rc = ms_error_set(err, MS_EIO, "cannot stat %s: %s", path,
-                          strerror(errno));
+                          ms_ca_errtext(errno).text);
     } else if (!S_ISREG(st.st_mode)) {
-        rc = ms_error_set(err, MS_EPOLICY, "%s %s is not a regular file",
-                          what, path);
+        rc = ms_error_set(err, MS_EPOLICY, "%s %s is not a regular file", what,
+                          path);
     } else if (st.st_uid != geteuid()) {
         rc = ms_error_set(err, MS_EPOLICY,
                           "%s %s is owned by uid %u, not by the current "
                           "user (uid %u)",
-                          what, path, (unsigned)st.st_uid,
-                          (unsigned)geteuid());
+                          what, path, (unsigned)st.st_uid, (unsigned)geteuid());
     } else if ((st.st_mode & 077) != 0) {
         rc = ms_error_set(err, MS_EPOLICY,
                           "%s %s has mode %04o: it must not be accessible "
@@ -226,7 +237,7 @@ read_private_file(const char *path, ms_buf *out, size_t max, const char *what,
             continue;
         if (n < 0)
             rc = ms_error_set(err, MS_EIO, "cannot read %s: %s", path,
-                              strerror(errno));
+                              ms_ca_errtext(errno).text);
         else if (n == 0)
             break;
         else if ((rc = ms_buf_append(out, chunk, (size_t)n)) != 0)
@@ -255,11 +266,10 @@ ms_ca_passphrase_read(const char *path, ms_buf *out, ms_error *err)
             out->data[--out->len] = '\0';
     }
     if (out->len == 0)
-        rc = ms_error_set(err, MS_EINVAL, "passphrase file %s is empty",
-                          path);
+        rc = ms_error_set(err, MS_EINVAL, "passphrase file %s is empty", path);
     else if (memchr(out->data, '\0', out->len) != NULL)
-        rc = ms_error_set(err, MS_EINVAL,
-                          "passphrase file %s holds a NUL byte", path);
+        rc = ms_error_set(err, MS_EINVAL, "passphrase file %s holds a NUL byte",
+                          path);
     if (rc != 0)
         ms_buf_reset(out);
     return rc;
@@ -323,8 +333,10 @@ ms_ca_key_save(const char *path, EVP_PKEY *key, const char *passphrase,
                             path);
     if (passphrase != NULL &&
         (passphrase[0] == '\0' || strlen(passphrase) > MS_CA_PASSPHRASE_MAX))
-        return ms_error_set(err, MS_EINVAL, "the passphrase is empty or over "
-                            "%d bytes", MS_CA_PASSPHRASE_MAX);
+        return ms_error_set(err, MS_EINVAL,
+                            "the passphrase is empty or over "
+                            "%d bytes",
+                            MS_CA_PASSPHRASE_MAX);
     /* Secure-heap memory BIO: wiped when freed. */
     if ((bio = BIO_new(BIO_s_secmem())) == NULL) {
         rc = ms_error_set_ossl(err, MS_ENOMEM, "out of memory");
@@ -371,8 +383,8 @@ decode_pkcs8(PKCS8_PRIV_KEY_INFO **out, const ms_buf *file, const char *path,
         goto out;
     }
     if (!enc) {
-        if ((*out = PEM_read_bio_PKCS8_PRIV_KEY_INFO(bio, NULL, NULL,
-                                                     NULL)) == NULL)
+        if ((*out = PEM_read_bio_PKCS8_PRIV_KEY_INFO(bio, NULL, NULL, NULL)) ==
+            NULL)
             rc = ms_error_set_ossl(err, MS_EMALFORMED,
                                    "%s: the private key cannot be decoded",
                                    path);
@@ -383,8 +395,8 @@ decode_pkcs8(PKCS8_PRIV_KEY_INFO **out, const ms_buf *file, const char *path,
                                "%s: the encrypted key cannot be decoded", path);
         goto out;
     }
-    if ((*out = PKCS8_decrypt_ex(p8e, pass, (int)strlen(pass), NULL,
-                                 NULL)) == NULL)
+    if ((*out = PKCS8_decrypt_ex(p8e, pass, (int)strlen(pass), NULL, NULL)) ==
+        NULL)
         rc = ms_error_set_ossl(err, MS_EBADSIG,
                                "%s: wrong passphrase (or a damaged key file)",
                                path);
@@ -463,7 +475,8 @@ ms_ca_key_check(EVP_PKEY *key, ms_error *err)
     case EVP_PKEY_EC:
         nid = ec_curve_nid(key);
         if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1)
-            return ms_error_set(err, MS_EPOLICY, "the EC key is not on P-256 "
+            return ms_error_set(err, MS_EPOLICY,
+                                "the EC key is not on P-256 "
                                 "or P-384");
         break;
     default:

@@ -14,9 +14,10 @@
 #ifndef MS_CA_KEYS_H
 #define MS_CA_KEYS_H
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
 #include <openssl/evp.h>
 
@@ -35,7 +36,7 @@ typedef enum ms_ca_key_type {
 /* Largest passphrase file and passphrase, in bytes. */
 #define MS_CA_PASSPHRASE_MAX 1024
 /* Largest key file read. */
-#define MS_CA_KEY_FILE_MAX (64 * 1024)
+#define MS_CA_KEY_FILE_MAX 65536
 /* PBKDF2-HMAC-SHA256 iterations protecting a key file. */
 #define MS_CA_KEY_PBKDF2_ITER 100000
 
@@ -104,5 +105,11 @@ int ms_ca_key_check(EVP_PKEY *key, ms_error *err);
  */
 int ms_ca_file_write(const char *path, const void *data, size_t len,
                      mode_t mode, ms_error *err);
+
+/* errno's text, thread-safe (strerror_r), by value. */
+typedef struct ms_ca_errbuf {
+    char text[128];
+} ms_ca_errbuf;
+ms_ca_errbuf ms_ca_errtext(int e);
 
 #endif

@@ -17,7 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* clang-format off: cmocka.h needs setjmp.h, stdarg.h and stddef.h first */
 #include <cmocka.h>
+/* clang-format on */
+
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -51,8 +54,8 @@ static const ms_ca_identity ids[5] = {
     {0, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {1, "alice@example.org", NULL, NULL, NULL, NULL, NULL, NULL},
     {2, "bob@example.org", "Bob", "Builder", NULL, NULL, NULL, NULL},
-    {3, "info@example.com", NULL, NULL, "Example GmbH", "NTRDE-HRB123456",
-     "DE", NULL},
+    {3, "info@example.com", NULL, NULL, "Example GmbH", "NTRDE-HRB123456", "DE",
+     NULL},
     {4, "carol@example.com", "Carol", "Clerk", "Example GmbH", NULL, NULL,
      "Accountant"},
 };
@@ -74,7 +77,8 @@ rm_rf(const char *dir)
     int k = snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
 
     assert_true(k > 0 && (size_t)k < sizeof(cmd));
-    assert_int_equal(system(cmd), 0); /* our own mkdtemp name, no quotes */
+    /* Our own mkdtemp name, no quotes in it. */
+    assert_int_equal(system(cmd), 0); /* NOLINT(concurrency-mt-unsafe) */
 }
 
 /* A CSR for key with the requested SAN (conf syntax, NULL: none) and an
@@ -101,13 +105,15 @@ make_csr(ms_buf *out, EVP_PKEY *key, const char *san, int extra_nid,
                          (const unsigned char *)"ignored subject", -1, -1, 0),
                      1);
     if (san != NULL)
-        assert_int_equal(sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(
-                             NULL, NULL, NID_subject_alt_name, san)),
+        assert_int_equal(sk_X509_EXTENSION_push(
+                             exts, X509V3_EXT_conf_nid(
+                                       NULL, NULL, NID_subject_alt_name, san)),
                          1);
     if (extra != NULL)
-        assert_int_equal(sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(
-                             NULL, NULL, extra_nid, extra)),
-                         1);
+        assert_int_equal(
+            sk_X509_EXTENSION_push(
+                exts, X509V3_EXT_conf_nid(NULL, NULL, extra_nid, extra)),
+            1);
     if (sk_X509_EXTENSION_num(exts) > 0)
         assert_int_equal(X509_REQ_add_extensions(r, exts), 1);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -193,14 +199,13 @@ assert_chain(X509 *leaf, int level, int purpose)
     assert_non_null(store);
     assert_non_null(ctx);
     assert_int_equal(X509_STORE_add_cert(store, root), 1);
-    assert_int_equal(sk_X509_push(untrusted,
-                                  ms_ca_get0_issuer_cert(g->ca, level)), 1);
+    assert_int_equal(
+        sk_X509_push(untrusted, ms_ca_get0_issuer_cert(g->ca, level)), 1);
     assert_int_equal(X509_STORE_CTX_init(ctx, store, leaf, untrusted), 1);
     assert_int_equal(X509_STORE_CTX_set_purpose(ctx, purpose), 1);
     if (X509_verify_cert(ctx) != 1)
         fail_msg("V%d chain: %s", level,
-                 X509_verify_cert_error_string(
-                     X509_STORE_CTX_get_error(ctx)));
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted);
     X509_STORE_free(store);
@@ -273,9 +278,9 @@ group_teardown(void **state)
 static void
 test_ca__init_layout(void **state)
 {
-    static const char *const names[] = {"root", "v1", "v2", "v3", "v4",
-                                        "tsa", "ocsp-v1", "ocsp-v2",
-                                        "ocsp-v3", "ocsp-v4"};
+    static const char *const names[] = {
+        "root", "v1",      "v2",      "v3",      "v4",
+        "tsa",  "ocsp-v1", "ocsp-v2", "ocsp-v3", "ocsp-v4"};
     char p[256], rel[128], conf[2048];
     struct stat st;
 
@@ -319,16 +324,13 @@ test_ca__init_refuses_non_empty(void **state)
     assert_int_equal(ms_ca_init_dir(g->dir, &o, &err), MS_EPOLICY);
     /* No passphrase and no insecure flag. */
     o.insecure_keys = false;
-    assert_int_equal(ms_ca_init_dir("/nonexistent-ms/x", &o, &err),
-                     MS_EINVAL);
+    assert_int_equal(ms_ca_init_dir("/nonexistent-ms/x", &o, &err), MS_EINVAL);
     o.insecure_keys = true;
     o.public_url = "https://ca.example.org";
-    assert_int_equal(ms_ca_init_dir("/nonexistent-ms/x", &o, &err),
-                     MS_EINVAL);
+    assert_int_equal(ms_ca_init_dir("/nonexistent-ms/x", &o, &err), MS_EINVAL);
     o.public_url = NULL;
     o.root_key = MS_CA_KEY_P256;
-    assert_int_equal(ms_ca_init_dir("/nonexistent-ms/x", &o, &err),
-                     MS_EINVAL);
+    assert_int_equal(ms_ca_init_dir("/nonexistent-ms/x", &o, &err), MS_EINVAL);
     assert_int_equal(ERR_peek_error(), 0);
 }
 
@@ -357,9 +359,8 @@ test_ca__hierarchy(void **state)
         assert_true((X509_get_extended_key_usage(ocsp) & XKU_OCSP_SIGN) != 0);
         assert_true(X509_get_ext_by_NID(ocsp, NID_id_pkix_OCSP_noCheck, -1) >=
                     0);
-        assert_int_equal(X509_check_private_key(
-                             ocsp, ms_ca_get0_ocsp_key(g->ca, l)),
-                         1);
+        assert_int_equal(
+            X509_check_private_key(ocsp, ms_ca_get0_ocsp_key(g->ca, l)), 1);
         assert_non_null(ms_ca_get0_issuer_key(g->ca, l));
     }
     assert_int_equal(X509_check_issued(root, tsa), X509_V_OK);
@@ -401,9 +402,8 @@ assert_stored(X509 *x, int level, const char *use)
 
     ms_store_cert_init(&rec);
     assert_non_null(serial);
-    assert_int_equal(ms_store_cert_get(g->st, ms_ca_name(level), serial, &rec,
-                                       &err),
-                     0);
+    assert_int_equal(
+        ms_store_cert_get(g->st, ms_ca_name(level), serial, &rec, &err), 0);
     assert_int_equal(rec.level, level);
     assert_string_equal(rec.use, use);
     assert_string_equal(rec.subject_email, ids[level].mailbox);
@@ -444,17 +444,16 @@ assert_verdict_level(X509 *x, EVP_PKEY *key, int level)
     if (ms_identity_load(&id, ctx, cert, keyf, chain, NULL, &err) != 0)
         fail_msg("identity: %s", err.msg);
     ms_buf_init(&signed_msg, 0);
-    assert_int_equal(ms_sign(&signed_msg, ctx, id, &so, msg, strlen(msg),
-                             &err),
+    assert_int_equal(ms_sign(&signed_msg, ctx, id, &so, msg, strlen(msg), &err),
                      0);
     assert_int_equal(ms_verifier_new(&v, ctx, &err), 0);
     assert_int_equal(ms_verifier_set_system_trust(v, false, &err), 0);
     path_in(chain, sizeof(chain), g->dir, "certs/root.pem");
     assert_int_equal(ms_verifier_add_trust_file(v, chain, &err), 0);
     ms_verifier_set_offline(v, true);
-    assert_int_equal(ms_open(&r, NULL, ctx, v, NULL, signed_msg.data,
-                             signed_msg.len, &err),
-                     0);
+    assert_int_equal(
+        ms_open(&r, NULL, ctx, v, NULL, signed_msg.data, signed_msg.len, &err),
+        0);
     if (ms_result_level(r) != level)
         fail_msg("V%d: verdict %s (%s)", level,
                  ms_verdict_name(ms_result_verdict(r)), ms_result_display(r));
@@ -494,8 +493,8 @@ test_ca__issue_levels(void **state)
         assert_true(ms_x509_has_email(s, ids[l].mailbox));
         assert_chain(s, l, X509_PURPOSE_SMIME_SIGN);
         /* OpenSSL's smimeencrypt wants keyEncipherment: RSA only. */
-        assert_chain(e, l, l == 1 ? X509_PURPOSE_SMIME_ENCRYPT
-                                  : X509_PURPOSE_ANY);
+        assert_chain(e, l,
+                     l == 1 ? X509_PURPOSE_SMIME_ENCRYPT : X509_PURPOSE_ANY);
         assert_true((X509_get_key_usage(e) &
                      (l == 1 ? KU_KEY_ENCIPHERMENT : KU_KEY_AGREEMENT)) != 0);
         assert_stored(s, l, "signing");
@@ -503,8 +502,7 @@ test_ca__issue_levels(void **state)
         /* Our own library accepts the encryption certificate. */
         n = i2d_X509(e, &der);
         assert_int_equal(ms_recipients_new(&rc, &err), 0);
-        assert_int_equal(ms_recipients_add_mem(rc, der, (size_t)n, 0, &err),
-                         0);
+        assert_int_equal(ms_recipients_add_mem(rc, der, (size_t)n, 0, &err), 0);
         ms_recipients_free(rc);
         OPENSSL_free(der);
         assert_verdict_level(s, g->p256, l);
@@ -547,8 +545,7 @@ expect_refused(const ms_ca_identity *id, const ms_buf *csr, ms_lint_use use,
     int rc;
 
     ms_buf_init(&out, 0);
-    rc = ms_ca_issue(g->ca, g->st, id, csr->data, csr->len, use, o, &out,
-                     &err);
+    rc = ms_ca_issue(g->ca, g->st, id, csr->data, csr->len, use, o, &out, &err);
     if (rc != want)
         fail_msg("%s: %s, want %s (%s)", what, ms_status_name(rc),
                  ms_status_name(want), rc != 0 ? err.msg : "");
@@ -601,8 +598,7 @@ test_ca__bad_csrs_refused(void **state)
     make_csr(&csr, g->p256, "email:bob@example.org,email:b@example.org", 0,
              NULL, true, false);
     expect_refused(id, &csr, sig, NULL, MS_EPOLICY, "two mailboxes");
-    make_csr(&csr, g->p256, "email:mallory@example.org", 0, NULL, false,
-             false);
+    make_csr(&csr, g->p256, "email:mallory@example.org", 0, NULL, false, false);
     expect_refused(id, &csr, sig, NULL, MS_EPOLICY, "other mailbox");
     make_csr(&csr, g->p256, NULL, NID_basic_constraints, "CA:TRUE", true,
              false);
@@ -668,8 +664,8 @@ test_ca__bad_identity_and_options_refused(void **state)
         ms_error err;
 
         ms_buf_init(&out, 0);
-        assert_int_equal(ms_ca_issue(g->ca, g->st, &ids[1], csr.data,
-                                     csr.len, MS_LINT_SIGNING, &o, &out, &err),
+        assert_int_equal(ms_ca_issue(g->ca, g->st, &ids[1], csr.data, csr.len,
+                                     MS_LINT_SIGNING, &o, &out, &err),
                          0);
         ms_buf_cleanup(&out);
     }
@@ -690,17 +686,14 @@ test_ca__revoke(void **state)
 
     (void)state;
     for (i = 0; serial[i] != '\0'; i++)
-        upper[i] = (char)(serial[i] >= 'a' && serial[i] <= 'f'
-                              ? serial[i] - 32
-                              : serial[i]);
+        upper[i] = (char)(serial[i] >= 'a' && serial[i] <= 'f' ? serial[i] - 32
+                                                               : serial[i]);
     upper[i] = '\0';
-    assert_int_equal(ms_ca_revoke(g->ca, g->st, 3, upper, 1, 1800000000,
-                                  &err),
+    assert_int_equal(ms_ca_revoke(g->ca, g->st, 3, upper, 1, 1800000000, &err),
                      0);
     ms_store_cert_init(&rec);
-    assert_int_equal(ms_store_cert_get(g->st, ms_ca_name(3), serial, &rec,
-                                       &err),
-                     0);
+    assert_int_equal(
+        ms_store_cert_get(g->st, ms_ca_name(3), serial, &rec, &err), 0);
     assert_true(rec.revoked);
     assert_int_equal(rec.reason, 1);
     assert_int_equal(rec.revoked_at, 1800000000);
@@ -771,8 +764,7 @@ test_ca__key_files(void **state)
 
     (void)state;
     path_in(p, sizeof(p), g->tmp, "k.key");
-    assert_int_equal(ms_ca_key_save(p, g->p256, NULL, false, &err),
-                     MS_EINVAL);
+    assert_int_equal(ms_ca_key_save(p, g->p256, NULL, false, &err), MS_EINVAL);
     assert_int_equal(ms_ca_key_save(p, g->p256, "pw", false, &err), 0);
     assert_int_equal(ms_ca_key_save(p, g->p256, "pw", false, &err), MS_EIO);
     assert_int_equal(ms_ca_key_load(&k, p, "wrong", &err), MS_EBADSIG);
