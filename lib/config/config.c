@@ -1,4 +1,6 @@
 /* config/config.c - table-driven `key = value` parsing (see config.h). */
+#include "config/config.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -8,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -86,8 +87,9 @@ set_number(void *cfg, const ms_config_key *k, const char *v, ms_error *err)
                                 ? "duration (N, Ns, Nm, Nh, Nd)"
                                 : "decimal number");
     if (n < k->min || n > k->max)
-        return ms_error_set(err, MS_EINVAL, "%s: %lld is out of range %lld..%lld",
-                            k->name, n, k->min, k->max);
+        return ms_error_set(err, MS_EINVAL,
+                            "%s: %lld is out of range %lld..%lld", k->name, n,
+                            k->min, k->max);
     *FIELD(cfg, k, long long) = n;
     return 0;
 }
@@ -127,14 +129,14 @@ check_word(const ms_config_key *k, const ms_config_words *w, const char *word,
                                 k->name);
     }
     if (k->choices != NULL && !in_choices(k->choices, word, &idx))
-        return ms_error_set(err, MS_EINVAL, "%s: unknown word '%.64s'",
-                            k->name, word);
+        return ms_error_set(err, MS_EINVAL, "%s: unknown word '%.64s'", k->name,
+                            word);
     if (ms_config_words_has(w, word))
         return ms_error_set(err, MS_EINVAL, "%s: '%.64s' is listed twice",
                             k->name, word);
     if (w->n >= (size_t)k->max || w->n >= MS_CONFIG_MAX_WORDS)
-        return ms_error_set(err, MS_EINVAL, "%s: more than %lld words",
-                            k->name, k->max);
+        return ms_error_set(err, MS_EINVAL, "%s: more than %lld words", k->name,
+                            k->max);
     return 0;
 }
 
@@ -366,7 +368,7 @@ parse_line(void *cfg, const ms_config_key *keys, size_t nkeys, bool *seen,
            char *line, ms_error *err)
 {
     const ms_config_key *k;
-    char *key = NULL, *val = NULL;
+    char *key = line, *val = line;
     size_t idx = 0;
     int rc;
 
@@ -390,7 +392,7 @@ ms_config_parse(void *cfg, const ms_config_key *keys, size_t nkeys,
     int rc = 0;
 
     if (len > MS_CONFIG_MAX_FILE)
-        return ms_error_set(err, MS_ETOOBIG, "%s: over %u bytes", name,
+        return ms_error_set(err, MS_ETOOBIG, "%s: over %zu bytes", name,
                             MS_CONFIG_MAX_FILE);
     if (memchr(text, '\0', len) != NULL)
         return ms_error_set(err, MS_EINVAL, "%s: contains a NUL byte", name);
@@ -580,16 +582,16 @@ ms_config_copy(void *dst, const void *src, const ms_config_key *k)
     }
     if (k->type != MS_CONFIG_WORDS) {
         memcpy((char *)dst + k->offset, (const char *)src + k->offset,
-               k->type == MS_CONFIG_BOOL       ? sizeof(bool)
+               k->type == MS_CONFIG_BOOL     ? sizeof(bool)
                : k->type == MS_CONFIG_LISTEN ? sizeof(ms_config_listen)
                : k->type == MS_CONFIG_ENUM   ? sizeof(int)
-                                               : sizeof(long long));
+                                             : sizeof(long long));
         return 0;
     }
     ms_buf_init(&text, 0);
     if ((rc = format_value(&text, src, k)) == 0)
-        rc = set_words(dst, k, text.data != NULL ? (char *)text.data : "",
-                       NULL);
+        rc =
+            set_words(dst, k, text.data != NULL ? (char *)text.data : "", NULL);
     ms_buf_cleanup(&text);
     return rc;
 }

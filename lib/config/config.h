@@ -30,9 +30,9 @@
 #include <mailseal/buf.h>
 #include <mailseal/error.h>
 
-#define MS_CONFIG_MAX_FILE  (64u * 1024) /* bytes in a config file */
-#define MS_CONFIG_MAX_LINE  1024u        /* bytes in one line */
-#define MS_CONFIG_MAX_WORDS 64u          /* words in one list value */
+#define MS_CONFIG_MAX_FILE  ((size_t)64 * 1024) /* bytes in a config file */
+#define MS_CONFIG_MAX_LINE  1024u               /* bytes in one line */
+#define MS_CONFIG_MAX_WORDS 64u                 /* words in one list value */
 
 typedef enum ms_config_type {
     MS_CONFIG_STRING,   /* any text; empty means unset (NULL) */
@@ -54,10 +54,10 @@ typedef enum ms_config_type {
 
 /* A listening address: numeric host and port. */
 typedef struct ms_config_listen {
-    char host[48];      /* "127.0.0.1", "::1" (no brackets) */
-    unsigned port;      /* 0..65535; 0 = any free port */
-    bool ipv6;          /* host is an IPv6 address */
-    bool loopback;      /* 127.0.0.0/8 or ::1 */
+    char host[48]; /* "127.0.0.1", "::1" (no brackets) */
+    unsigned port; /* 0..65535; 0 = any free port */
+    bool ipv6;     /* host is an IPv6 address */
+    bool loopback; /* 127.0.0.0/8 or ::1 */
 } ms_config_listen;
 
 /* A list of words; v[n] is NULL. */
@@ -69,12 +69,12 @@ typedef struct ms_config_words {
 typedef struct ms_config_key {
     const char *name;
     ms_config_type type;
-    const char *def;              /* default, in config syntax */
-    long long min, max;           /* INT, SIZE, DURATION; WORDS: max count */
-    const char *const *choices;   /* ENUM, WORDS (NULL: any word) */
-    size_t offset;                /* offsetof() the field in the config */
-    unsigned flags;               /* MS_CONFIG_F_* */
-    const char *help;             /* one line for -T and the manual */
+    const char *def;            /* default, in config syntax */
+    long long min, max;         /* INT, SIZE, DURATION; WORDS: max count */
+    const char *const *choices; /* ENUM, WORDS (NULL: any word) */
+    size_t offset;              /* offsetof() the field in the config */
+    unsigned flags;             /* MS_CONFIG_F_* */
+    const char *help;           /* one line for -T and the manual */
     /* STRING: extra check of a non-empty value (NULL: none); fills err. */
     int (*check)(const char *value, ms_error *err);
 } ms_config_key;
@@ -118,7 +118,6 @@ int ms_config_copy(void *dst, const void *src, const ms_config_key *k);
 bool ms_config_words_has(const ms_config_words *w, const char *word);
 
 /* Parses a listen value ("127.0.0.1:8025", "[::1]:0"). MS_EINVAL. */
-int ms_config_parse_listen(ms_config_listen *out, const char *s,
-                           ms_error *err);
+int ms_config_parse_listen(ms_config_listen *out, const char *s, ms_error *err);
 
 #endif

@@ -1,11 +1,12 @@
 /* config/daemon.c - mailseald's key table and snapshots (see daemon.h). */
+#include "config/daemon.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config/daemon.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -118,9 +119,8 @@ derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
     int rc;
 
     if (c->data_dir == NULL &&
-        (c->data_dir = ms_strdup(default_dir != NULL ? default_dir
-                                                     : DEFAULT_DATA_DIR)) ==
-            NULL)
+        (c->data_dir = ms_strdup(
+             default_dir != NULL ? default_dir : DEFAULT_DATA_DIR)) == NULL)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
     if (c->data_dir[0] != '/')
         return ms_error_set(err, MS_EINVAL, "data_dir: must be absolute");
@@ -137,8 +137,7 @@ derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
 
 int
 ms_daemon_config_parse(ms_daemon_config **out, const char *text, size_t len,
-                       const char *name, const char *default_dir,
-                       ms_error *err)
+                       const char *name, const char *default_dir, ms_error *err)
 {
     ms_daemon_config *c;
     int rc;

@@ -14,8 +14,8 @@
 #ifndef MS_CONFIG_DAEMON_H
 #define MS_CONFIG_DAEMON_H
 
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mailseal/buf.h>
@@ -28,30 +28,34 @@
 #define MS_DAEMON_CONFIG_NAME "mailseald.conf"
 
 /* log_level values (index of the choice). */
-enum { MS_LOGLEVEL_ERROR, MS_LOGLEVEL_WARNING, MS_LOGLEVEL_INFO,
-       MS_LOGLEVEL_DEBUG };
+enum {
+    MS_LOGLEVEL_ERROR,
+    MS_LOGLEVEL_WARNING,
+    MS_LOGLEVEL_INFO,
+    MS_LOGLEVEL_DEBUG
+};
 
 typedef struct ms_daemon_config {
-    ms_config_listen listen;     /* listen */
-    char *public_url;            /* public_url, no trailing slash */
-    char *data_dir;              /* data_dir, absolute */
-    char *database;              /* database (store URL) */
-    ms_config_words modules;     /* modules switched on */
-    char *passphrase_file;       /* passphrase_file, NULL when unset */
-    bool insecure_keys;          /* insecure_keys */
-    long long threads;           /* threads, 0 = number of CPUs */
-    long long max_body;          /* max_body, bytes */
-    long long max_connections;   /* max_connections */
+    ms_config_listen listen;      /* listen */
+    char *public_url;             /* public_url, no trailing slash */
+    char *data_dir;               /* data_dir, absolute */
+    char *database;               /* database (store URL) */
+    ms_config_words modules;      /* modules switched on */
+    char *passphrase_file;        /* passphrase_file, NULL when unset */
+    bool insecure_keys;           /* insecure_keys */
+    long long threads;            /* threads, 0 = number of CPUs */
+    long long max_body;           /* max_body, bytes */
+    long long max_connections;    /* max_connections */
     long long connection_timeout; /* connection_timeout, seconds */
-    long long ocsp_validity;     /* seconds */
-    long long crl_validity;      /* seconds */
-    long long crl_interval;      /* seconds */
+    long long ocsp_validity;      /* seconds */
+    long long crl_validity;       /* seconds */
+    long long crl_interval;       /* seconds */
     long long cert_validity_days; /* days */
-    long long tsa_accuracy;      /* seconds */
-    int log_level;               /* MS_LOGLEVEL_* */
+    long long tsa_accuracy;       /* seconds */
+    int log_level;                /* MS_LOGLEVEL_* */
 
-    char *source;                /* file it came from ("-" for text) */
-    atomic_int refs;             /* private: reference count */
+    char *source;    /* file it came from ("-" for text) */
+    atomic_int refs; /* private: reference count */
 } ms_daemon_config;
 
 /* The key table; *n receives its length. */
@@ -64,9 +68,9 @@ const ms_config_key *ms_daemon_config_keys(size_t *n);
  * database defaults to sqlite:<data_dir>/mailseal.db. Errors: MS_EINVAL
  * (with name:line), MS_ETOOBIG, MS_ENOMEM.
  */
-int ms_daemon_config_parse(ms_daemon_config **out, const char *text,
-                           size_t len, const char *name,
-                           const char *default_dir, ms_error *err);
+int ms_daemon_config_parse(ms_daemon_config **out, const char *text, size_t len,
+                           const char *name, const char *default_dir,
+                           ms_error *err);
 
 /*
  * Reads and parses the file at path (at most MS_CONFIG_MAX_FILE bytes).

@@ -1,9 +1,13 @@
 /* net/server.c - the libmicrohttpd wrapper (see server.h). */
+#include "net/server.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,11 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-#include <microhttpd.h>
 #include <openssl/rand.h>
 
-#include "net/server.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -38,9 +39,9 @@ struct ms_http_server {
     size_t nroutes;
     struct MHD_Daemon *d;
     unsigned port;
-    uint32_t nonce;            /* random per server: IDs differ per boot */
+    uint32_t nonce; /* random per server: IDs differ per boot */
     atomic_uint_fast32_t next_id;
-    atomic_uint inflight;      /* requests begun and not completed */
+    atomic_uint inflight; /* requests begun and not completed */
     atomic_bool draining;
 };
 
@@ -54,7 +55,7 @@ typedef struct req_state {
     const char *method;
     const char *path;
     struct timespec start;
-    int status;                /* sent status, 0 until queued */
+    int status; /* sent status, 0 until queued */
     size_t bytes;
     bool queued;
     char id[MS_HTTP_ID_LEN + 1];
@@ -65,23 +66,22 @@ static const struct {
     const char *name;
     unsigned bit;
 } method_names[] = {
-    {"GET", MS_HTTP_GET},       {"HEAD", MS_HTTP_HEAD},
-    {"POST", MS_HTTP_POST},     {"PUT", MS_HTTP_PUT},
-    {"DELETE", MS_HTTP_DELETE}, {"PATCH", MS_HTTP_PATCH},
+    {"GET", MS_HTTP_GET}, {"HEAD", MS_HTTP_HEAD},     {"POST", MS_HTTP_POST},
+    {"PUT", MS_HTTP_PUT}, {"DELETE", MS_HTTP_DELETE}, {"PATCH", MS_HTTP_PATCH},
 };
 
 static unsigned
 method_bit(const char *name)
 {
-    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]);
+         i++) {
         if (strcmp(method_names[i].name, name) == 0)
             return method_names[i].bit;
     }
     return 0;
 }
 
-static void
-error_log(const ms_http_server *s, const char *fmt, ...)
+static void error_log(const ms_http_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -194,8 +194,7 @@ ms_http_server_route(ms_http_server *s, unsigned methods, const char *path,
                                 path);
     }
     if (s->nroutes >= MAX_ROUTES)
-        return ms_error_set(err, MS_ETOOBIG, "more than %d routes",
-                            MAX_ROUTES);
+        return ms_error_set(err, MS_ETOOBIG, "more than %d routes", MAX_ROUTES);
     r = &s->routes[s->nroutes];
     if ((r->path = ms_strdup(path)) == NULL)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
@@ -224,8 +223,7 @@ release_borrowed(ms_http_response *resp)
 
 void
 ms_http_response_set_borrowed(ms_http_response *resp, const void *data,
-                              size_t len, void (*release)(void *arg),
-                              void *arg)
+                              size_t len, void (*release)(void *arg), void *arg)
 {
     release_borrowed(resp);
     ms_buf_reset(&resp->body);
@@ -241,8 +239,8 @@ ms_http_response_add_header(ms_http_response *resp, const char *name,
 {
     size_t nl = strlen(name), vl = strlen(value);
 
-    if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL ||
-        nl == 0)
+    if (strpbrk(name, "\r\n: ") != NULL || strpbrk(value, "\r\n") != NULL ||
+        nl == 0 || vl == 0)
         return MS_EINVAL;
     if (resp->nheaders >= MS_HTTP_MAX_HEADERS ||
         nl >= sizeof(resp->headers[0].name) ||
@@ -365,6 +363,8 @@ send_response(req_state *r)
     }
     if (add_headers(m, r))
         ok = MHD_queue_response(c, (unsigned)r->resp.status, m);
+    else
+        error_log(r->s, "%s: cannot add the response headers", r->id);
     MHD_destroy_response(m);
     if (ok == MHD_YES) {
         r->queued = true;
@@ -420,12 +420,14 @@ peer_name(char *out, size_t outsz, struct MHD_Connection *c)
     if (ci == NULL || (sa = ci->client_addr) == NULL)
         return;
     if (sa->sa_family == AF_INET)
-        (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                        out, (socklen_t)outsz);
+        (void)inet_ntop(
+            AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+            out, (socklen_t)outsz);
     else if (sa->sa_family == AF_INET6)
-        (void)inet_ntop(AF_INET6,
-                        &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                        out, (socklen_t)outsz);
+        (void)inet_ntop(
+            AF_INET6,
+            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+            (socklen_t)outsz);
 }
 
 static req_state *
@@ -515,8 +517,14 @@ on_body(req_state *r, const char *data, size_t *size)
     *size = 0;
     if (ms_buf_append(&r->body, data, n) == 0)
         return MHD_YES;
-    /* Over max_body: answer now; MHD closes the connection after. */
-    return send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+    /*
+     * Over max_body without a Content-Length saying so (chunked): MHD
+     * 0.9.75 cannot queue a response in the middle of an upload, so the
+     * connection is closed rather than the rest read.
+     */
+    error_log(r->s, "%s: chunked body over %zu bytes: connection closed", r->id,
+              r->s->o.max_body);
+    return MHD_NO;
 }
 
 static enum MHD_Result
@@ -526,8 +534,8 @@ dispatch(req_state *r)
     const char *msg = "internal error";
     int rc, status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 
-    r->req.body = r->body.data != NULL ? r->body.data
-                                       : (const unsigned char *)"";
+    r->req.body =
+        r->body.data != NULL ? r->body.data : (const unsigned char *)"";
     r->req.body_len = r->body.len;
     r->req.content_type = MHD_lookup_connection_value(
         r->req.conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -680,12 +688,11 @@ ms_http_server_start(ms_http_server *s, ms_error *err)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.connection_memory,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, pool,
         MHD_OPTION_END);
     if (s->d == NULL)
-        return ms_error_set(err, MS_EIO, "cannot listen on %s port %u",
-                            s->host, s->o.port);
+        return ms_error_set(err, MS_EIO, "cannot listen on %s port %u", s->host,
+                            s->o.port);
     info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : s->o.port;
     return 0;
@@ -700,7 +707,7 @@ ms_http_server_port(const ms_http_server *s)
 unsigned
 ms_http_server_stop(ms_http_server *s, unsigned drain_ms)
 {
-    const struct timespec tick = {0, 5 * 1000 * 1000};
+    const struct timespec tick = {0, 5000000L};
     struct timespec t0;
     MHD_socket fd;
     unsigned left;
@@ -709,8 +716,7 @@ ms_http_server_stop(ms_http_server *s, unsigned drain_ms)
         return 0;
     atomic_store(&s->draining, true);
     (void)clock_gettime(CLOCK_MONOTONIC, &t0); /* cannot fail */
-    if ((fd = MHD_quiesce_daemon(s->d)) != MHD_INVALID_SOCKET &&
-        close(fd) != 0)
+    if ((fd = MHD_quiesce_daemon(s->d)) != MHD_INVALID_SOCKET && close(fd) != 0)
         error_log(s, "closing the listening socket: %s", strerror(errno));
     /* Bounded wait for requests in flight (polling; stop is rare). */
     while (atomic_load(&s->inflight) > 0 &&

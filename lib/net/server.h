@@ -9,8 +9,9 @@
  * requests find them without a lock.
  *
  * Requests: the body is read into memory up to max_body bytes; a larger
- * Content-Length is answered 413 at once, a larger chunked body 413 as soon
- * as the cap is passed (the connection is then closed). Unknown paths get
+ * Content-Length is answered 413 at once (before routing), a chunked body
+ * growing past the cap makes the server close the connection at once
+ * (libmicrohttpd cannot answer in the middle of an upload). Unknown paths get
  * 404, known paths with another method 405 with Allow; both, and handler
  * failures, carry {"error": "...", "request_id": "..."} (application/json).
  * Every response carries X-Request-Id (16 hex digits, unique per process).
@@ -44,29 +45,29 @@ typedef struct ms_http_server ms_http_server;
 #define MS_HTTP_DELETE 0x10u
 #define MS_HTTP_PATCH  0x20u
 
-#define MS_HTTP_ID_LEN      16u           /* hex digits of a request ID */
-#define MS_HTTP_MAX_HEADERS 8u            /* extra headers per response */
-#define MS_HTTP_MAX_RESPONSE (64u << 20)  /* bytes in an owned body */
+#define MS_HTTP_ID_LEN       16u         /* hex digits of a request ID */
+#define MS_HTTP_MAX_HEADERS  8u          /* extra headers per response */
+#define MS_HTTP_MAX_RESPONSE (64u << 20) /* bytes in an owned body */
 
 /* One request, read-only for handlers. */
 typedef struct ms_http_request {
-    unsigned method;              /* one MS_HTTP_* bit (0: other) */
-    const char *method_name;      /* "GET" */
-    const char *path;             /* percent-decoded, without the query */
-    const char *subpath;          /* after a prefix route's prefix, else "" */
-    const char *content_type;     /* NULL when absent */
-    const unsigned char *body;    /* body_len bytes (NUL-terminated) */
+    unsigned method;           /* one MS_HTTP_* bit (0: other) */
+    const char *method_name;   /* "GET" */
+    const char *path;          /* percent-decoded, without the query */
+    const char *subpath;       /* after a prefix route's prefix, else "" */
+    const char *content_type;  /* NULL when absent */
+    const unsigned char *body; /* body_len bytes (NUL-terminated) */
     size_t body_len;
-    const char *request_id;       /* MS_HTTP_ID_LEN hex digits */
-    const char *peer;             /* numeric client address */
-    void *conn;                   /* private */
+    const char *request_id; /* MS_HTTP_ID_LEN hex digits */
+    const char *peer;       /* numeric client address */
+    void *conn;             /* private */
 } ms_http_request;
 
 /* The response a handler fills (status 200 and no body to start with). */
 typedef struct ms_http_response {
-    int status;                   /* HTTP status */
-    const char *content_type;     /* a string that outlives the request */
-    ms_buf body;                  /* owned body (ignored once borrowed) */
+    int status;               /* HTTP status */
+    const char *content_type; /* a string that outlives the request */
+    ms_buf body;              /* owned body (ignored once borrowed) */
     /* private: set with the functions below */
     const void *borrowed;
     size_t borrowed_len;
@@ -94,26 +95,26 @@ typedef struct ms_http_access {
     const char *request_id;
     const char *peer;
     const char *method;
-    const char *path;             /* untrusted: quote before printing */
-    int status;                   /* 0 when no response was sent */
-    size_t bytes;                 /* response body bytes */
-    uint64_t usec;                /* from the first byte of the request */
+    const char *path; /* untrusted: quote before printing */
+    int status;       /* 0 when no response was sent */
+    size_t bytes;     /* response body bytes */
+    uint64_t usec;    /* from the first byte of the request */
 } ms_http_access;
 
 /* Maps a handler's ms_status to an HTTP status and a public message. */
 typedef int (*ms_http_error_map)(int code, const char **public_msg);
 
 typedef struct ms_http_server_options {
-    unsigned version;             /* MS_HTTP_SERVER_OPTIONS_VERSION */
-    const char *host;             /* numeric IPv4/IPv6 address */
-    unsigned port;                /* 0: any free port */
-    bool allow_public;            /* allow a non-loopback host */
-    unsigned threads;             /* worker threads, >= 1 */
+    unsigned version;  /* MS_HTTP_SERVER_OPTIONS_VERSION */
+    const char *host;  /* numeric IPv4/IPv6 address */
+    unsigned port;     /* 0: any free port */
+    bool allow_public; /* allow a non-loopback host */
+    unsigned threads;  /* worker threads, >= 1 */
     unsigned max_connections;
-    unsigned timeout;             /* idle connection timeout, seconds */
-    size_t max_body;              /* request body cap, bytes */
-    size_t connection_memory;     /* per-connection header memory, bytes */
-    ms_http_error_map error_map;  /* NULL: every failure is 500 */
+    unsigned timeout;            /* idle connection timeout, seconds */
+    size_t max_body;             /* request body cap, bytes */
+    size_t connection_memory;    /* per-connection header memory, bytes */
+    ms_http_error_map error_map; /* NULL: every failure is 500 */
     void (*access_log)(const ms_http_access *a, void *arg);
     void (*error_log)(const char *msg, void *arg);
     void *log_arg;
@@ -121,8 +122,10 @@ typedef struct ms_http_server_options {
 
 #define MS_HTTP_SERVER_OPTIONS_VERSION 1u
 #define MS_HTTP_SERVER_OPTIONS_INIT                                            \
-    {MS_HTTP_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, false, 1, 1024, 30,      \
-     65536, 32768, NULL, NULL, NULL, NULL}
+    {                                                                          \
+        MS_HTTP_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, false, 1, 1024, 30,    \
+            65536, 32768, NULL, NULL, NULL, NULL                               \
+    }
 
 /*
  * A server (not yet listening) with a copy of opts. MS_EINVAL for a bad
@@ -178,8 +181,9 @@ void ms_http_response_set_borrowed(ms_http_response *resp, const void *data,
                                    void *arg);
 
 /*
- * Adds a header (name up to 31, value up to 223 bytes, no CR or LF).
- * MS_ETOOBIG (too long, or MS_HTTP_MAX_HEADERS already), MS_EINVAL.
+ * Adds a header (name 1..31 bytes without blanks or ':', value 1..223
+ * bytes without CR or LF). MS_ETOOBIG (too long, or MS_HTTP_MAX_HEADERS
+ * already), MS_EINVAL.
  */
 int ms_http_response_add_header(ms_http_response *resp, const char *name,
                                 const char *value);
@@ -192,7 +196,6 @@ int ms_http_response_json(ms_http_response *resp, int status,
  * Sets status and {"error": msg, "request_id": ...}. msg is public: no
  * internals or secrets. MS_ENOMEM.
  */
-int ms_http_response_error(ms_http_response *resp, int status,
-                           const char *msg);
+int ms_http_response_error(ms_http_response *resp, int status, const char *msg);
 
 #endif

@@ -1,4 +1,6 @@
 /* services/common/daemon.c - config, modules, server, signals (see .h). */
+#include "daemon.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,7 +10,6 @@
 
 #include <mailseal/mailseal.h>
 
-#include "daemon.h"
 #include "http_error.h"
 #include "log.h"
 #include "util/error.h"
@@ -20,7 +21,7 @@ typedef struct daemon_state {
     const ms_daemon_options *o;
     const ms_module *const *table;
     size_t ntable;
-    ms_daemon_config *cfg;      /* the snapshot in force */
+    ms_daemon_config *cfg; /* the snapshot in force */
     ms_http_server *server;
     const ms_module *mods[MAX_MODULES]; /* started, in order */
     void *states[MAX_MODULES];
@@ -36,8 +37,7 @@ wanted(const ms_module *m, const ms_daemon_config *cfg)
 
 /* Every module named in the config must be in the table. */
 static int
-check_modules(const daemon_state *d, const ms_daemon_config *cfg,
-              ms_error *err)
+check_modules(const daemon_state *d, const ms_daemon_config *cfg, ms_error *err)
 {
     for (size_t i = 0; i < cfg->modules.n; i++) {
         bool found = false;
@@ -311,8 +311,8 @@ serve(daemon_state *d, const sigset_t *set, ms_error *err)
     announce(d);
     signal_loop(d, set);
     drain = (unsigned)d->cfg->connection_timeout * 1000u;
-    left = ms_http_server_stop(d->server, drain < MAX_DRAIN_MS ? drain
-                                                              : MAX_DRAIN_MS);
+    left = ms_http_server_stop(d->server,
+                               drain < MAX_DRAIN_MS ? drain : MAX_DRAIN_MS);
     if (left > 0)
         ms_log_warn("stopped with %u requests unfinished", left);
     return 0;

@@ -16,11 +16,11 @@
 #include "module.h"
 
 typedef struct ms_daemon_options {
-    const char *config_path;  /* the config file */
-    const char *port_file;    /* write the bound port here (NULL: no) */
-    bool check_only;          /* -n: check the config and exit */
-    bool print_config;        /* -T: print the effective config and exit */
-    bool verbose;             /* -v: log_level debug whatever the config */
+    const char *config_path; /* the config file */
+    const char *port_file;   /* write the bound port here (NULL: no) */
+    bool check_only;         /* -n: check the config and exit */
+    bool print_config;       /* -T: print the effective config and exit */
+    bool verbose;            /* -v: log_level debug whatever the config */
 } ms_daemon_options;
 
 /*

@@ -7,10 +7,9 @@
  * state without a copy (ms_http_response_set_borrowed; the state outlives
  * the server's connections, see module.h).
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include <mailseal/mailseal.h>
 
@@ -53,8 +52,8 @@ build_json(char **out, const ms_module_ctx *ctx, ms_error *err)
         }
     }
     /* "o" steals mods, also when json_pack fails. */
-    o = json_pack("{s:s, s:o, s:s}", "status", "ok", "modules", mods,
-                  "version", ms_version());
+    o = json_pack("{s:s, s:o, s:s}", "status", "ok", "modules", mods, "version",
+                  ms_version());
     if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
         rc = ms_error_set(err, MS_ENOMEM, "out of memory");
         goto out;

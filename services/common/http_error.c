@@ -1,7 +1,7 @@
 /* services/common/http_error.c - ms_status -> HTTP status (see .h). */
-#include <mailseal/error.h>
-
 #include "http_error.h"
+
+#include <mailseal/error.h>
 
 int
 ms_http_error_status(int code, const char **public_msg)

@@ -1,12 +1,12 @@
 /* services/common/log.c - one write(2) per log line (see log.h). */
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "log.h"
 
 #define LINE_MAX_BYTES 2048 /* longer lines are cut */
 #define QUOTE_MAX      200  /* input bytes of untrusted text kept */
@@ -15,8 +15,7 @@ static const char *prog_name = "mailseal";
 static long prog_pid;
 static atomic_int cur_level = MS_LOGLEVEL_INFO;
 
-static const char *const level_names[] = {"error", "warning", "info",
-                                          "debug"};
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void
 ms_log_init(const char *prog)
@@ -69,8 +68,8 @@ ms_log(int level, const char *id, const char *fmt, ...)
 
     if (!ms_log_enabled(level) || level < 0 || level > MS_LOGLEVEL_DEBUG)
         return;
-    n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s%s", prog_name,
-                 prog_pid, level_names[level], id != NULL ? id : "",
+    n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s%s", prog_name, prog_pid,
+                 level_names[level], id != NULL ? id : "",
                  id != NULL ? ": " : "");
     if (n < 0 || (size_t)n >= sizeof(line))
         return;
@@ -148,5 +147,6 @@ ms_log_server_error(const char *msg, void *arg)
 
     (void)arg;
     /* libmicrohttpd's messages may quote request bytes. */
-    ms_log(MS_LOGLEVEL_WARNING, NULL, "http: %s", quote(q, sizeof(q), msg, true));
+    ms_log(MS_LOGLEVEL_WARNING, NULL, "http: %s",
+           quote(q, sizeof(q), msg, true));
 }

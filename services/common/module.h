@@ -41,8 +41,8 @@ typedef struct ms_module_ctx {
 } ms_module_ctx;
 
 typedef struct ms_module {
-    const char *name;   /* as written in `modules =` */
-    bool always;        /* started whatever `modules =` says (health) */
+    const char *name; /* as written in `modules =` */
+    bool always;      /* started whatever `modules =` says (health) */
     /*
      * Sets the module up and adds its routes; *state receives the module's
      * state (may stay NULL). Return 0 or a negative ms_status with err

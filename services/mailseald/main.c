@@ -97,15 +97,32 @@ parse_args(ms_daemon_options *o, char *path, size_t pathsz, int argc,
 
     while ((c = getopt_long(argc, argv, "c:d:fnTvh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': o->config_path = optarg; break;
-        case 'd': dir = optarg; break;
-        case 'f': break; /* always in the foreground */
-        case 'n': o->check_only = true; break;
-        case 'T': o->print_config = true; break;
-        case 'v': o->verbose = true; break;
-        case OPT_PORT_FILE: o->port_file = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'f':
+            break; /* always in the foreground */
+        case 'n':
+            o->check_only = true;
+            break;
+        case 'T':
+            o->print_config = true;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case OPT_PORT_FILE:
+            o->port_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc || (o->config_path != NULL && dir != NULL)) {
