@@ -1,15 +1,17 @@
 /* tests/unit/test_config.c - lib/config: the key = value parser and the
  * mailseald key table. */
+/* clang-format off: cmocka needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <cmocka.h>
 
 #include <mailseal/buf.h>
 #include <mailseal/error.h>
@@ -82,26 +84,26 @@ test_config__defaults(void **state)
 static void
 test_config__every_key(void **state)
 {
-    ms_daemon_config *c = parse_ok(
-        "# mailseald\n"
-        "\n"
-        "   listen   =   [::1]:0   \n"
-        "public_url = https://ca.example.test\r\n"
-        "\tdata_dir = /var/lib/ms\n"
-        "database = postgresql://u:pw@db/ms\n"
-        "modules = ocsp,crl   tsa\n"
-        "passphrase_file = /etc/ms/pass # not a comment\n"
-        "insecure_keys = yes\n"
-        "threads = 8\n"
-        "max_body = 1m\n"
-        "max_connections = 10\n"
-        "connection_timeout = 2m\n"
-        "ocsp_validity = 1d\n"
-        "crl_validity = 7d\n"
-        "crl_interval = 1h\n"
-        "cert_validity_days = 30\n"
-        "tsa_accuracy = 0\n"
-        "log_level = debug");
+    ms_daemon_config *c =
+        parse_ok("# mailseald\n"
+                 "\n"
+                 "   listen   =   [::1]:0   \n"
+                 "public_url = https://ca.example.test\r\n"
+                 "\tdata_dir = /var/lib/ms\n"
+                 "database = postgresql://u:pw@db/ms\n"
+                 "modules = ocsp,crl   tsa\n"
+                 "passphrase_file = /etc/ms/pass # not a comment\n"
+                 "insecure_keys = yes\n"
+                 "threads = 8\n"
+                 "max_body = 1m\n"
+                 "max_connections = 10\n"
+                 "connection_timeout = 2m\n"
+                 "ocsp_validity = 1d\n"
+                 "crl_validity = 7d\n"
+                 "crl_interval = 1h\n"
+                 "cert_validity_days = 30\n"
+                 "tsa_accuracy = 0\n"
+                 "log_level = debug");
 
     (void)state;
     assert_string_equal(c->listen.host, "::1");
@@ -249,9 +251,9 @@ test_config__size_limits(void **state)
     /* A line of MAX_LINE bytes is accepted, one more is not. */
     memset(big, '#', MS_CONFIG_MAX_LINE + 1);
     big[MS_CONFIG_MAX_LINE + 1] = '\0';
-    assert_int_equal(ms_daemon_config_parse(&c, big, MS_CONFIG_MAX_LINE, "b",
-                                            NULL, &err),
-                     0);
+    assert_int_equal(
+        ms_daemon_config_parse(&c, big, MS_CONFIG_MAX_LINE, "b", NULL, &err),
+        0);
     ms_daemon_config_free(c);
     c = NULL;
     assert_int_equal(ms_daemon_config_parse(&c, big, MS_CONFIG_MAX_LINE + 1,
@@ -287,8 +289,7 @@ test_config__format_redacts(void **state)
     c = parse_ok("database = postgresql:// host=db password=s3cret user=u\n");
     ms_buf_reset(&out);
     assert_int_equal(ms_daemon_config_format(&out, c), 0);
-    assert_non_null(strstr((char *)out.data,
-                           "host=db password=**** user=u\n"));
+    assert_non_null(strstr((char *)out.data, "host=db password=**** user=u\n"));
     assert_null(strstr((char *)out.data, "s3cret"));
     ms_daemon_config_free(c);
     ms_buf_cleanup(&out);
