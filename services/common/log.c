@@ -59,26 +59,47 @@ write_line(char *line, size_t n, size_t cap)
     }
 }
 
-void
-ms_log(int level, const char *id, const char *fmt, ...)
+static void vlog(int level, const char *id, const char *func, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+vlog(int level, const char *id, const char *func, const char *fmt, va_list ap)
 {
     char line[LINE_MAX_BYTES];
-    va_list ap;
     int n, m;
 
-    if (!ms_log_enabled(level) || level < 0 || level > MS_LOGLEVEL_DEBUG)
+    if (level < 0 || level > MS_LOGLEVEL_DEBUG || !ms_log_enabled(level))
         return;
-    n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s%s", prog_name, prog_pid,
-                 level_names[level], id != NULL ? id : "",
-                 id != NULL ? ": " : "");
+    n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s%s%s%s", prog_name,
+                 prog_pid, level_names[level], id != NULL ? id : "",
+                 id != NULL ? ": " : "", func != NULL ? func : "",
+                 func != NULL ? ": " : "");
     if (n < 0 || (size_t)n >= sizeof(line))
         return;
-    va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
     if (m < 0)
         return;
     write_line(line, (size_t)n + (size_t)m, sizeof(line));
+}
+
+void
+ms_log(int level, const char *id, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(level, id, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void
+ms_log_fn(int level, const char *func, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(level, NULL, func, fmt, ap);
+    va_end(ap);
 }
 
 static char *

@@ -27,12 +27,14 @@ bool ms_log_enabled(int level);
 /* Logs one line at level; id may be NULL. */
 void ms_log(int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* As ms_log() without an id, the text prefixed with "func: ". */
+void ms_log_fn(int level, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-#define ms_log_err(...)  ms_log(MS_LOGLEVEL_ERROR, NULL, __VA_ARGS__)
-#define ms_log_warn(...) ms_log(MS_LOGLEVEL_WARNING, NULL, __VA_ARGS__)
-#define ms_log_info(...) ms_log(MS_LOGLEVEL_INFO, NULL, __VA_ARGS__)
-#define ms_log_debug(fmt, ...)                                                 \
-    ms_log(MS_LOGLEVEL_DEBUG, NULL, "%s: " fmt, __func__, __VA_ARGS__)
+#define ms_log_err(...)   ms_log(MS_LOGLEVEL_ERROR, NULL, __VA_ARGS__)
+#define ms_log_warn(...)  ms_log(MS_LOGLEVEL_WARNING, NULL, __VA_ARGS__)
+#define ms_log_info(...)  ms_log(MS_LOGLEVEL_INFO, NULL, __VA_ARGS__)
+#define ms_log_debug(...) ms_log_fn(MS_LOGLEVEL_DEBUG, __func__, __VA_ARGS__)
 
 /*
  * Copies untrusted text s into out (outsz > 0, always NUL-terminated) with
