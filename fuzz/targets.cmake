@@ -2,7 +2,8 @@
 # fuzz/replay.cmake (corpus replay as ctest tests). Keep fuzz/run.sh in step.
 set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ocsp_req
-  ca_csr)
+  ca_csr
+  config_parse)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.

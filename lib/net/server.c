@@ -1,0 +1,740 @@
+/* net/server.c - the libmicrohttpd wrapper (see server.h). */
+#include "net/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "util/alloc.h"
+#include "util/error.h"
+
+#define MAX_ROUTES 64
+
+typedef struct route {
+    unsigned methods;
+    char *path;
+    size_t len;
+    bool prefix;
+    ms_http_handler handler;
+    void *arg;
+} route;
+
+struct ms_http_server {
+    ms_http_server_options o;
+    char host[48];
+    route routes[MAX_ROUTES];
+    size_t nroutes;
+    struct MHD_Daemon *d;
+    unsigned port;
+    uint32_t nonce; /* random per server: IDs differ per boot */
+    atomic_uint_fast32_t next_id;
+    atomic_uint inflight; /* requests begun and not completed */
+    atomic_bool draining;
+};
+
+/* Per-request state, from the first call of on_access to on_completed. */
+typedef struct req_state {
+    ms_http_server *s;
+    ms_http_request req;
+    ms_http_response resp;
+    ms_buf body;
+    const route *route;
+    const char *method;
+    const char *path;
+    struct timespec start;
+    int status; /* sent status, 0 until queued */
+    size_t bytes;
+    bool queued;
+    char id[MS_HTTP_ID_LEN + 1];
+    char peer[INET6_ADDRSTRLEN];
+} req_state;
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} method_names[] = {
+    {"GET", MS_HTTP_GET}, {"HEAD", MS_HTTP_HEAD},     {"POST", MS_HTTP_POST},
+    {"PUT", MS_HTTP_PUT}, {"DELETE", MS_HTTP_DELETE}, {"PATCH", MS_HTTP_PATCH},
+};
+
+static unsigned
+method_bit(const char *name)
+{
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]);
+         i++) {
+        if (strcmp(method_names[i].name, name) == 0)
+            return method_names[i].bit;
+    }
+    return 0;
+}
+
+static void error_log(const ms_http_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+error_log(const ms_http_server *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (s->o.error_log == NULL)
+        return;
+    va_start(ap, fmt);
+    /* A message cut at the buffer's end is acceptable. */
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    s->o.error_log(msg, s->o.log_arg);
+}
+
+static void on_mhd_log(void *cls, const char *fm, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+on_mhd_log(void *cls, const char *fm, va_list ap)
+{
+    const ms_http_server *s = cls;
+    char msg[512];
+    size_t n;
+
+    /* A message cut at the buffer's end is acceptable. */
+    (void)vsnprintf(msg, sizeof(msg), fm, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (s->o.error_log != NULL)
+        s->o.error_log(msg, s->o.log_arg);
+}
+
+static uint64_t
+usec_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return 0;
+    return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000u +
+           (uint64_t)((now.tv_nsec - t0->tv_nsec) / 1000);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routes                                                              */
+
+static unsigned
+route_methods(const route *r)
+{
+    return (r->methods & MS_HTTP_GET) ? r->methods | MS_HTTP_HEAD : r->methods;
+}
+
+/*
+ * The route for path and method (NULL if none); *allow receives the methods
+ * served on the path (0: unknown path). Exact routes hide prefix routes,
+ * the longest matching prefix hides shorter ones.
+ */
+static const route *
+route_find(const ms_http_server *s, const char *path, unsigned method,
+           unsigned *allow)
+{
+    const route *best = NULL;
+    size_t longest = 0;
+    bool exact = false;
+
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const route *r = &s->routes[i];
+
+        if (!r->prefix && strcmp(path, r->path) == 0)
+            exact = true;
+        else if (r->prefix && strncmp(path, r->path, r->len) == 0 &&
+                 r->len > longest)
+            longest = r->len;
+    }
+    *allow = 0;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        const route *r = &s->routes[i];
+
+        if (exact ? r->prefix || strcmp(path, r->path) != 0
+                  : !r->prefix || r->len != longest ||
+                        strncmp(path, r->path, r->len) != 0)
+            continue;
+        *allow |= route_methods(r);
+        if ((route_methods(r) & method) != 0 && best == NULL)
+            best = r;
+    }
+    return best;
+}
+
+int
+ms_http_server_route(ms_http_server *s, unsigned methods, const char *path,
+                     bool prefix, ms_http_handler handler, void *arg,
+                     ms_error *err)
+{
+    route *r;
+
+    if (s->d != NULL)
+        return ms_error_set(err, MS_EINVAL, "routes are fixed once started");
+    if (path == NULL || path[0] != '/' || handler == NULL || methods == 0)
+        return ms_error_set(err, MS_EINVAL, "bad route");
+    for (size_t i = 0; i < s->nroutes; i++) {
+        if (strcmp(s->routes[i].path, path) == 0 &&
+            s->routes[i].prefix == prefix &&
+            (s->routes[i].methods & methods) != 0)
+            return ms_error_set(err, MS_EINVAL, "route %s registered twice",
+                                path);
+    }
+    if (s->nroutes >= MAX_ROUTES)
+        return ms_error_set(err, MS_ETOOBIG, "more than %d routes", MAX_ROUTES);
+    r = &s->routes[s->nroutes];
+    if ((r->path = ms_strdup(path)) == NULL)
+        return ms_error_set(err, MS_ENOMEM, "out of memory");
+    r->len = strlen(path);
+    r->methods = methods;
+    r->prefix = prefix;
+    r->handler = handler;
+    r->arg = arg;
+    s->nroutes++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                           */
+
+static void
+release_borrowed(ms_http_response *resp)
+{
+    if (resp->release != NULL)
+        resp->release(resp->release_arg);
+    resp->release = NULL;
+    resp->release_arg = NULL;
+    resp->borrowed = NULL;
+    resp->borrowed_len = 0;
+}
+
+void
+ms_http_response_set_borrowed(ms_http_response *resp, const void *data,
+                              size_t len, void (*release)(void *arg), void *arg)
+{
+    release_borrowed(resp);
+    ms_buf_reset(&resp->body);
+    resp->borrowed = data != NULL ? data : "";
+    resp->borrowed_len = len;
+    resp->release = release;
+    resp->release_arg = arg;
+}
+
+int
+ms_http_response_add_header(ms_http_response *resp, const char *name,
+                            const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+
+    if (strpbrk(name, "\r\n: ") != NULL || strpbrk(value, "\r\n") != NULL ||
+        nl == 0 || vl == 0)
+        return MS_EINVAL;
+    if (resp->nheaders >= MS_HTTP_MAX_HEADERS ||
+        nl >= sizeof(resp->headers[0].name) ||
+        vl >= sizeof(resp->headers[0].value))
+        return MS_ETOOBIG;
+    memcpy(resp->headers[resp->nheaders].name, name, nl + 1);
+    memcpy(resp->headers[resp->nheaders].value, value, vl + 1);
+    resp->nheaders++;
+    return 0;
+}
+
+static int
+dump_cb(const char *buffer, size_t size, void *data)
+{
+    return ms_buf_append(data, buffer, size) == 0 ? 0 : -1;
+}
+
+int
+ms_http_response_json(ms_http_response *resp, int status,
+                      const struct json_t *obj)
+{
+    release_borrowed(resp);
+    ms_buf_reset(&resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
+    if (json_dump_callback(obj, dump_cb, &resp->body, JSON_COMPACT) != 0 ||
+        ms_buf_puts(&resp->body, "\n") != 0) {
+        ms_buf_reset(&resp->body);
+        return MS_ENOMEM;
+    }
+    return 0;
+}
+
+int
+ms_http_response_error(ms_http_response *resp, int status, const char *msg)
+{
+    json_t *o;
+    int rc;
+
+    o = json_pack("{s:s, s:s}", "error", msg, "request_id",
+                  resp->request_id != NULL ? resp->request_id : "");
+    if (o == NULL) {
+        resp->status = status;
+        return MS_ENOMEM;
+    }
+    rc = ms_http_response_json(resp, status, o);
+    json_decref(o);
+    return rc;
+}
+
+static void
+free_body(void *p)
+{
+    ms_free(p);
+}
+
+/* The MHD response for resp; resp's body or borrowed bytes move into it. */
+static struct MHD_Response *
+make_mhd_response(ms_http_response *resp)
+{
+    struct MHD_Response *m;
+
+    if (resp->borrowed != NULL) {
+        /* MHD never writes the buffer; its API just lacks the const. */
+        m = MHD_create_response_from_buffer_with_free_callback_cls(
+            resp->borrowed_len, (void *)(uintptr_t)resp->borrowed,
+            resp->release, resp->release_arg);
+        if (m != NULL) {
+            resp->release = NULL; /* MHD calls it now */
+            resp->borrowed = NULL;
+        }
+        return m;
+    }
+    m = MHD_create_response_from_buffer_with_free_callback_cls(
+        resp->body.len, resp->body.data, free_body, resp->body.data);
+    if (m != NULL) {
+        resp->body.data = NULL; /* MHD frees it now */
+        resp->body.len = 0;
+        resp->body.cap = 0;
+    }
+    return m;
+}
+
+static bool
+add_headers(struct MHD_Response *m, const req_state *r)
+{
+    const ms_http_response *resp = &r->resp;
+
+    if (MHD_add_response_header(m, "X-Request-Id", r->id) != MHD_YES)
+        return false;
+    if (resp->content_type != NULL &&
+        MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type) != MHD_YES)
+        return false;
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        if (MHD_add_response_header(m, resp->headers[i].name,
+                                    resp->headers[i].value) != MHD_YES)
+            return false;
+    }
+    if (atomic_load(&r->s->draining) &&
+        MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close") !=
+            MHD_YES)
+        return false;
+    return true;
+}
+
+/* Sends r->resp. */
+static enum MHD_Result
+send_response(req_state *r)
+{
+    struct MHD_Connection *c = r->req.conn;
+    struct MHD_Response *m;
+    enum MHD_Result ok = MHD_NO;
+    size_t bytes;
+
+    bytes = r->resp.borrowed != NULL ? r->resp.borrowed_len : r->resp.body.len;
+    if ((m = make_mhd_response(&r->resp)) == NULL) {
+        release_borrowed(&r->resp);
+        return MHD_NO;
+    }
+    if (add_headers(m, r))
+        ok = MHD_queue_response(c, (unsigned)r->resp.status, m);
+    else
+        error_log(r->s, "%s: cannot add the response headers", r->id);
+    MHD_destroy_response(m);
+    if (ok == MHD_YES) {
+        r->queued = true;
+        r->status = r->resp.status;
+        r->bytes = bytes;
+    }
+    return ok;
+}
+
+static enum MHD_Result
+send_error(req_state *r, int status, const char *msg)
+{
+    release_borrowed(&r->resp);
+    r->resp.nheaders = 0;
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE &&
+        ms_http_response_add_header(&r->resp, "Retry-After", "5") != 0)
+        return MHD_NO;
+    if (ms_http_response_error(&r->resp, status, msg) != 0)
+        return MHD_NO;
+    return send_response(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+
+const char *
+ms_http_request_header(const ms_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+ms_http_request_query(const ms_http_request *req, const char *name)
+{
+    const char *v =
+        MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+
+    if (v == NULL &&
+        MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name,
+                                      strlen(name), NULL, NULL) == MHD_YES)
+        return ""; /* present without a value */
+    return v;
+}
+
+static void
+peer_name(char *out, size_t outsz, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci;
+    const struct sockaddr *sa;
+
+    out[0] = '\0';
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || (sa = ci->client_addr) == NULL)
+        return;
+    if (sa->sa_family == AF_INET)
+        (void)inet_ntop(
+            AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+            out, (socklen_t)outsz);
+    else if (sa->sa_family == AF_INET6)
+        (void)inet_ntop(
+            AF_INET6,
+            &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+            (socklen_t)outsz);
+}
+
+static req_state *
+req_new(ms_http_server *s, struct MHD_Connection *c, const char *url,
+        const char *method)
+{
+    req_state *r;
+    uint32_t n;
+
+    if ((r = ms_calloc(1, sizeof(*r))) == NULL)
+        return NULL;
+    (void)clock_gettime(CLOCK_MONOTONIC, &r->start); /* cannot fail */
+    r->s = s;
+    r->method = method;
+    r->path = url;
+    n = (uint32_t)atomic_fetch_add(&s->next_id, 1);
+    (void)snprintf(r->id, sizeof(r->id), "%08x%08x", (unsigned)s->nonce,
+                   (unsigned)n); /* exactly 16 digits */
+    peer_name(r->peer, sizeof(r->peer), c);
+    ms_buf_init(&r->body, s->o.max_body);
+    ms_buf_init(&r->resp.body, MS_HTTP_MAX_RESPONSE);
+    r->resp.status = 200;
+    r->resp.request_id = r->id;
+    r->req.conn = c;
+    r->req.method = method_bit(method);
+    r->req.method_name = method;
+    r->req.path = url;
+    r->req.subpath = "";
+    r->req.request_id = r->id;
+    r->req.peer = r->peer;
+    atomic_fetch_add(&s->inflight, 1);
+    return r;
+}
+
+static enum MHD_Result
+send_not_allowed(req_state *r, unsigned allow)
+{
+    char text[64] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]);
+         i++) {
+        if ((allow & method_names[i].bit) == 0)
+            continue;
+        /* Fits: every name together is under 64 bytes. */
+        (void)snprintf(text + n, sizeof(text) - n, "%s%s", n > 0 ? ", " : "",
+                       method_names[i].name);
+        n = strlen(text);
+    }
+    if (ms_http_response_add_header(&r->resp, "Allow", text) != 0 ||
+        ms_http_response_error(&r->resp, MHD_HTTP_METHOD_NOT_ALLOWED,
+                               "method not allowed") != 0)
+        return MHD_NO;
+    return send_response(r);
+}
+
+/*
+ * Headers are in: a declared body over the cap is refused first (nothing
+ * here would take it), then the request is routed.
+ */
+static enum MHD_Result
+on_headers(req_state *r)
+{
+    const char *cl;
+    unsigned allow;
+
+    cl = MHD_lookup_connection_value(r->req.conn, MHD_HEADER_KIND,
+                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL &&
+        (strlen(cl) > 19 ||
+         strtoull(cl, NULL, 10) > (unsigned long long)r->s->o.max_body))
+        return send_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                          "request body too large");
+    r->route = route_find(r->s, r->path, r->req.method, &allow);
+    if (allow == 0)
+        return send_error(r, MHD_HTTP_NOT_FOUND, "no such resource");
+    if (r->route == NULL)
+        return send_not_allowed(r, allow);
+    return MHD_YES;
+}
+
+static enum MHD_Result
+on_body(req_state *r, const char *data, size_t *size)
+{
+    size_t n = *size;
+
+    *size = 0;
+    if (ms_buf_append(&r->body, data, n) == 0)
+        return MHD_YES;
+    /*
+     * Over max_body without a Content-Length saying so (chunked): MHD
+     * 0.9.75 cannot queue a response in the middle of an upload, so the
+     * connection is closed rather than the rest read.
+     */
+    error_log(r->s, "%s: chunked body over %zu bytes: connection closed", r->id,
+              r->s->o.max_body);
+    return MHD_NO;
+}
+
+static enum MHD_Result
+dispatch(req_state *r)
+{
+    const route *rt = r->route;
+    const char *msg = "internal error";
+    int rc, status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+
+    r->req.body =
+        r->body.data != NULL ? r->body.data : (const unsigned char *)"";
+    r->req.body_len = r->body.len;
+    r->req.content_type = MHD_lookup_connection_value(
+        r->req.conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->req.subpath = rt->prefix ? r->path + rt->len : "";
+    if ((rc = rt->handler(&r->req, &r->resp, rt->arg)) == 0)
+        return send_response(r);
+    if (r->s->o.error_map != NULL)
+        status = r->s->o.error_map(rc, &msg);
+    if (status >= 500)
+        error_log(r->s, "%s: %s %s: handler failed: %s", r->id, r->method,
+                  rt->path, ms_status_name(rc));
+    if (send_error(r, status, msg) != MHD_YES)
+        return MHD_NO;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+on_access(void *cls, struct MHD_Connection *c, const char *url,
+          const char *method, const char *version, const char *upload,
+          size_t *upload_size, void **con_cls)
+{
+    req_state *r = *con_cls;
+
+    (void)version;
+    if (r == NULL) {
+        if ((r = req_new(cls, c, url, method)) == NULL)
+            return MHD_NO;
+        *con_cls = r;
+        return on_headers(r);
+    }
+    if (r->queued) {
+        *upload_size = 0; /* answered already: discard the rest */
+        return MHD_YES;
+    }
+    if (*upload_size > 0)
+        return on_body(r, upload, upload_size);
+    return dispatch(r);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    ms_http_server *s = cls;
+    req_state *r = *con_cls;
+    ms_http_access a;
+
+    (void)c;
+    (void)toe;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    if (s->o.access_log != NULL) {
+        a.request_id = r->id;
+        a.peer = r->peer;
+        a.method = r->method != NULL ? r->method : "-";
+        a.path = r->path != NULL ? r->path : "-";
+        a.status = r->status;
+        a.bytes = r->bytes;
+        a.usec = usec_since(&r->start);
+        s->o.access_log(&a, s->o.log_arg);
+    }
+    release_borrowed(&r->resp);
+    ms_buf_cleanup(&r->resp.body);
+    ms_buf_cleanup(&r->body);
+    ms_free(r);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server                                                              */
+
+int
+ms_http_server_new(ms_http_server **out, const ms_http_server_options *o,
+                   ms_error *err)
+{
+    ms_http_server *s;
+    struct in6_addr a6;
+    struct in_addr a4;
+    bool loopback;
+
+    if (o == NULL || o->version != MS_HTTP_SERVER_OPTIONS_VERSION ||
+        o->host == NULL || o->port > 65535 || o->threads == 0 ||
+        o->threads > 1024 || o->max_connections == 0 || o->max_body == 0 ||
+        o->connection_memory < 4096)
+        return ms_error_set(err, MS_EINVAL, "bad server options");
+    if (inet_pton(AF_INET, o->host, &a4) == 1)
+        loopback = (ntohl(a4.s_addr) >> 24) == 127;
+    else if (inet_pton(AF_INET6, o->host, &a6) == 1)
+        loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+    else
+        return ms_error_set(err, MS_EINVAL, "'%.64s' is not a numeric address",
+                            o->host);
+    if (!loopback && !o->allow_public)
+        return ms_error_set(err, MS_EPOLICY,
+                            "refusing to listen on %.64s: not loopback, and "
+                            "not configured explicitly",
+                            o->host);
+    if ((s = ms_calloc(1, sizeof(*s))) == NULL)
+        return ms_error_set(err, MS_ENOMEM, "out of memory");
+    s->o = *o;
+    (void)snprintf(s->host, sizeof(s->host), "%s", o->host); /* checked */
+    s->o.host = s->host;
+    if (RAND_bytes((unsigned char *)&s->nonce, sizeof(s->nonce)) != 1) {
+        ms_free(s);
+        return ms_error_set_ossl(err, MS_ERR, "no random bytes");
+    }
+    atomic_init(&s->next_id, 0);
+    atomic_init(&s->inflight, 0);
+    atomic_init(&s->draining, false);
+    *out = s;
+    return 0;
+}
+
+int
+ms_http_server_start(ms_http_server *s, ms_error *err)
+{
+    struct sockaddr_storage ss;
+    struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
+                                     {MHD_OPTION_END, 0, NULL}};
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+    if (s->d != NULL)
+        return ms_error_set(err, MS_EINVAL, "server started twice");
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(s->host, ':') != NULL) {
+        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)(void *)&ss;
+
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons((uint16_t)s->o.port);
+        (void)inet_pton(AF_INET6, s->host, &sa->sin6_addr); /* checked */
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *sa = (struct sockaddr_in *)(void *)&ss;
+
+        sa->sin_family = AF_INET;
+        sa->sin_port = htons((uint16_t)s->o.port);
+        (void)inet_pton(AF_INET, s->host, &sa->sin_addr); /* checked */
+    }
+    if (s->o.threads > 1) {
+        pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
+        pool[0].value = (intptr_t)s->o.threads;
+    }
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)s->o.port, NULL, NULL, on_access, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, as MHD wants */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.connection_memory,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_END);
+    if (s->d == NULL)
+        return ms_error_set(err, MS_EIO, "cannot listen on %s port %u", s->host,
+                            s->o.port);
+    info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? info->port : s->o.port;
+    return 0;
+}
+
+unsigned
+ms_http_server_port(const ms_http_server *s)
+{
+    return s->port;
+}
+
+unsigned
+ms_http_server_stop(ms_http_server *s, unsigned drain_ms)
+{
+    const struct timespec tick = {0, 5000000L};
+    struct timespec t0;
+    MHD_socket fd;
+    unsigned left;
+
+    if (s == NULL || s->d == NULL)
+        return 0;
+    atomic_store(&s->draining, true);
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0); /* cannot fail */
+    if ((fd = MHD_quiesce_daemon(s->d)) != MHD_INVALID_SOCKET && close(fd) != 0)
+        error_log(s, "closing the listening socket: %s", strerror(errno));
+    /* Bounded wait for requests in flight (polling; stop is rare). */
+    while (atomic_load(&s->inflight) > 0 &&
+           usec_since(&t0) < (uint64_t)drain_ms * 1000u)
+        (void)nanosleep(&tick, NULL); /* EINTR only shortens one tick */
+    left = atomic_load(&s->inflight);
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+    return left;
+}
+
+void
+ms_http_server_free(ms_http_server *s)
+{
+    if (s == NULL)
+        return;
+    (void)ms_http_server_stop(s, 0); /* a no-op when stopped already */
+    for (size_t i = 0; i < s->nroutes; i++)
+        ms_free(s->routes[i].path);
+    ms_free(s);
+}
