@@ -1,6 +1,6 @@
 # The fuzz targets, shared by fuzz/CMakeLists.txt (libFuzzer binaries) and
 # fuzz/replay.cmake (corpus replay as ctest tests). Keep fuzz/run.sh in step.
-set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr)
+set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr tsa_req)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.
