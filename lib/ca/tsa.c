@@ -65,7 +65,7 @@ static const struct {
 struct ms_tsa {
     X509 *cert;
     EVP_PKEY *key;
-    STACK_OF(X509) * chain; /* our references, NULL when not sent */
+    STACK_OF(X509) *chain; /* our references, NULL when not sent */
     EVP_MD *sign_md;
     ASN1_OBJECT *policy;
     unsigned digests;
@@ -528,7 +528,7 @@ set_options(ms_tsa *t, const ms_tsa_options *o, ms_error *err)
 }
 
 static int
-take_refs(ms_tsa *t, X509 *cert, EVP_PKEY *key, STACK_OF(X509) * chain,
+take_refs(ms_tsa *t, X509 *cert, EVP_PKEY *key, STACK_OF(X509) *chain,
           bool with_chain, ms_error *err)
 {
     if (X509_up_ref(cert) != 1)
@@ -568,7 +568,7 @@ template_bufs(ms_tsa *t, ms_buf *out[TEMPLATE_BUFS])
 
 int
 ms_tsa_new(ms_tsa **out, const ms_tsa_options *opt, X509 *cert, EVP_PKEY *key,
-           STACK_OF(X509) * chain, ms_store *store, ms_error *err)
+           STACK_OF(X509) *chain, ms_store *store, ms_error *err)
 {
     static const ms_tsa_options defaults = MS_TSA_OPTIONS_INIT;
     ms_buf *bufs[TEMPLATE_BUFS];

@@ -34,7 +34,7 @@
  * Thread safety: ms_tsa_respond() may be called from any number of threads
  * at once on one ms_tsa. The TSA is immutable after ms_tsa_new() except for
  * the serial counter, guarded by a mutex that is never held during a
- * signature; all other per-call state lives on the caller's stack.
+ * signature; everything else a call uses is its own.
  */
 #ifndef MS_CA_TSA_H
 #define MS_CA_TSA_H
@@ -99,13 +99,13 @@ typedef struct ms_tsa_options {
  * MS_TSA_OPTIONS_INIT. cert must hold the key's public half, an extended
  * key usage that is critical and only timeStamping (RFC 3161 2.3) and, if
  * it has keyUsage, only digitalSignature and/or nonRepudiation; key must be
- * RSA or EC. No store write
+ * RSA (up to 8192 bits) or EC. No store write
  * happens here (the first block is reserved by the first request).
  * Returns 0, MS_EINVAL (bad options, key or certificate; nothing
  * created), MS_ENOMEM.
  */
 int ms_tsa_new(ms_tsa **out, const ms_tsa_options *opt, X509 *cert,
-               EVP_PKEY *key, STACK_OF(X509) * chain, ms_store *store,
+               EVP_PKEY *key, STACK_OF(X509) *chain, ms_store *store,
                ms_error *err);
 
 /* Releases the TSA and its references; NULL is a no-op. */
@@ -128,9 +128,15 @@ void ms_tsa_free(ms_tsa *t);
  *               malformed, not DER, or trailing bytes (HTTP 400);
  *   MS_ETEMP, MS_EIO  no serial number: the store could not reserve a
  *               block or audit it (HTTP 503 / 500);
- *   MS_ETOOBIG  resp_der's cap is too small for the response;
- *   MS_ENOMEM, MS_ERR  out of memory, the signature failed.
- * Nothing is logged; err says why in one line.
+ *   MS_ETOOBIG  resp_der's cap is too small for the response, or the
+ *               serial numbers are exhausted;
+ *   MS_ERR      the clock is outside the TSA certificate's validity (no
+ *               token that could not verify is issued), or the
+ *               signature failed;
+ *   MS_ENOMEM   out of memory.
+ * A refused request uses no serial number; one drawn for a response that
+ * then fails is skipped, never reused. Nothing is logged; err says why in
+ * one line.
  */
 int ms_tsa_respond(ms_tsa *t, const uint8_t *req, size_t req_len,
                    ms_buf *resp_der, ms_error *err);

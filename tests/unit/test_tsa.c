@@ -226,8 +226,8 @@ serial_of(TS_RESP *resp)
 /* Verifies resp against req with OpenSSL, root as the only anchor and
  * extra (may be NULL) as untrusted certificates. */
 static int
-openssl_verify(TS_RESP *resp, const unsigned char *req, int req_len, X509 *root,
-               X509 *extra)
+openssl_verify_at(TS_RESP *resp, const unsigned char *req, int req_len,
+                  X509 *root, X509 *extra, time_t at)
 {
     const unsigned char *p = req;
     TS_REQ *r = d2i_TS_REQ(NULL, &p, req_len);
@@ -240,7 +240,7 @@ openssl_verify(TS_RESP *resp, const unsigned char *req, int req_len, X509 *root,
     v = TS_REQ_to_TS_VERIFY_CTX(r, NULL);
     assert_non_null(v);
     assert_int_equal(X509_STORE_add_cert(store, root), 1);
-    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), MS_TEST_NOW);
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), at);
     TS_VERIFY_CTX_set_store(v, store); /* v owns it */
     if (extra != NULL) {
         STACK_OF(X509) *sk = sk_X509_new_null();
@@ -254,6 +254,13 @@ openssl_verify(TS_RESP *resp, const unsigned char *req, int req_len, X509 *root,
     TS_VERIFY_CTX_free(v);
     TS_REQ_free(r);
     return ok;
+}
+
+static int
+openssl_verify(TS_RESP *resp, const unsigned char *req, int req_len, X509 *root,
+               X509 *extra)
+{
+    return openssl_verify_at(resp, req, req_len, root, extra, MS_TEST_NOW);
 }
 
 /* ---- granted responses ------------------------------------------------- */
@@ -800,7 +807,7 @@ test_tsa__concurrent_serials_distinct(void **state)
 
 /* A self-signed TSA certificate for key, EKU timeStamping (critical). */
 static X509 *
-self_signed_tsa(EVP_PKEY *key, bool critical)
+self_signed_tsa(EVP_PKEY *key, bool critical, time_t base)
 {
     X509 *x = X509_new();
     X509V3_CTX v3;
@@ -814,10 +821,8 @@ self_signed_tsa(EVP_PKEY *key, bool critical)
     assert_true(X509_NAME_add_entry_by_txt(
         n, "CN", MBSTRING_ASC, (const unsigned char *)"test TSA", -1, -1, 0));
     assert_true(X509_set_issuer_name(x, n));
-    assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), -1, 0,
-                                     &(time_t){MS_TEST_NOW}));
-    assert_non_null(
-        X509_time_adj_ex(X509_getm_notAfter(x), 1, 0, &(time_t){MS_TEST_NOW}));
+    assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), -1, 0, &base));
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), 1, 0, &base));
     assert_true(X509_set_pubkey(x, key));
     X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
     e = X509V3_EXT_conf_nid(NULL, &v3, NID_ext_key_usage,
@@ -834,7 +839,7 @@ static void
 grant_with_key(EVP_PKEY *key, int want_md_nid)
 {
     ms_tsa_options o = opts_at(&now);
-    X509 *cert = self_signed_tsa(key, true);
+    X509 *cert = self_signed_tsa(key, true, MS_TEST_NOW);
     req_spec s = REQ_SHA256;
     ms_store *st = NULL;
     ms_tsa *t = NULL;
@@ -889,6 +894,51 @@ test_tsa__rsa_and_p384_keys(void **state)
     grant_with_key(p384, NID_sha384);
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(p384);
+}
+
+/* From 2050 on, signingTime is a GeneralizedTime (RFC 5652 11.3). */
+static void
+test_tsa__after_2049_signing_time_generalized(void **state)
+{
+    static time_t late = (time_t)2556144000; /* 2051-01-01T00:00:00Z */
+    ms_tsa_options o = opts_at(&late);
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cert;
+    req_spec s = REQ_SHA256;
+    ms_store *st = NULL;
+    ms_tsa *t = NULL;
+    TS_RESP *resp;
+    unsigned char *req;
+    int req_len;
+    ms_error err;
+    ASN1_TYPE *when;
+    ASN1_TIME *want = ASN1_TIME_set(NULL, late);
+
+    (void)state;
+    assert_non_null(key);
+    cert = self_signed_tsa(key, true, late);
+    assert_int_equal(ms_store_open(&st, "sqlite::memory:", &err), 0);
+    assert_int_equal(ms_tsa_new(&t, &o, cert, key, NULL, st, &err), 0);
+    resp = respond(t, &s, &req, &req_len);
+    assert_int_equal(openssl_verify_at(resp, req, req_len, cert, NULL, late),
+                     1);
+    when = PKCS7_get_signed_attribute(
+        sk_PKCS7_SIGNER_INFO_value(
+            PKCS7_get_signer_info(TS_RESP_get_token(resp)), 0),
+        NID_pkcs9_signingTime);
+    assert_non_null(when);
+    assert_int_equal(when->type, V_ASN1_GENERALIZEDTIME);
+    assert_int_equal(
+        ASN1_TIME_compare(TS_TST_INFO_get_time(TS_RESP_get_tst_info(resp)),
+                          want),
+        0);
+    ASN1_TIME_free(want);
+    OPENSSL_free(req);
+    TS_RESP_free(resp);
+    ms_tsa_free(t);
+    ms_store_close(st);
+    X509_free(cert);
+    EVP_PKEY_free(key);
 }
 
 static void
@@ -1062,6 +1112,7 @@ main(void)
         cmocka_unit_test(test_tsa__serials_survive_reopen),
         cmocka_unit_test(test_tsa__concurrent_serials_distinct),
         cmocka_unit_test(test_tsa__rsa_and_p384_keys),
+        cmocka_unit_test(test_tsa__after_2049_signing_time_generalized),
         cmocka_unit_test(test_tsa__bad_setup_refused),
         cmocka_unit_test(test_tsa__chain_cap_and_clock),
         cmocka_unit_test(test_tsa__allocation_failures),
