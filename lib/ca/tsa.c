@@ -633,15 +633,16 @@ reserve_block(ms_tsa *t, ms_error *err)
 {
     char detail[96];
     uint64_t first = 0;
-    int rc;
+    int n, rc;
 
     if ((rc = ms_store_reserve_serials(t->store, MS_TSA_SEQUENCE, t->block,
                                        &first, err)) != 0)
         return rc;
     if (first > UINT64_MAX - t->block)
         return ms_error_set(err, MS_ETOOBIG, "TSA serial numbers exhausted");
-    (void)snprintf(detail, sizeof(detail), "first=%" PRIu64 " count=%" PRIu64,
-                   first, t->block); /* fits: two 20-digit numbers */
+    n = snprintf(detail, sizeof(detail), "first=%" PRIu64 " count=%" PRIu64,
+                 first, t->block);
+    MS_ASSERT(n > 0 && (size_t)n < sizeof(detail)); /* two 20-digit numbers */
     if ((rc = ms_store_audit_append(t->store, "tsa.serials", detail, err)) != 0)
         return rc; /* the block stays unused, as after a crash */
     t->next = first;

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/ts.h>
 #include <openssl/x509v3.h>
+#include <sqlite3.h>
 
 #include "ca/tsa.h"
 #include "cms/tsp.h"
@@ -651,6 +652,27 @@ audit_rows(ms_store *s)
     return rows;
 }
 
+/* The audit row number id of the file database db: "event detail". */
+static void
+audit_row(const char *db, int id, char *out, size_t len)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT event || ' ' || detail "
+                                           "FROM audit WHERE id = ?",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(st, 1, id), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true(snprintf(out, len, "%s", sqlite3_column_text(st, 0)) <
+                (int)len);
+    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+    assert_int_equal(sqlite3_close(h), SQLITE_OK);
+}
+
 static void
 test_tsa__serials_survive_reopen(void **state)
 {
@@ -678,6 +700,14 @@ test_tsa__serials_survive_reopen(void **state)
     assert_int_equal(audit_rows(s), 2); /* blocks 1..3 and 4..6 */
     ms_tsa_free(t);
     ms_store_close(s);
+    {
+        char row[128];
+
+        audit_row(d.db, 1, row, sizeof(row));
+        assert_string_equal(row, "tsa.serials first=1 count=3");
+        audit_row(d.db, 2, row, sizeof(row));
+        assert_string_equal(row, "tsa.serials first=4 count=3");
+    }
 
     /* A restart skips the unused 6 and goes on above it. */
     assert_int_equal(ms_store_open(&s, d.url, &err), 0);
