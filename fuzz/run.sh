@@ -9,7 +9,7 @@ set -u
 build=${1:?usage: run.sh FUZZ-BUILD [SECONDS]}
 secs=${2:-8}
 here=$(cd "$(dirname "$0")" && pwd)
-targets="mime_parse smime_open decrypt tsp_verify from_addr ocsp_req ca_csr config_parse"
+targets="mime_parse smime_open decrypt tsp_verify from_addr ocsp_req ca_csr config_parse tsa_req"
 status=0
 
 if [ ! -d "$build/fuzz" ]; then

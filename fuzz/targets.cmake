@@ -3,7 +3,8 @@
 set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ocsp_req
   ca_csr
-  config_parse)
+  config_parse
+  tsa_req)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.
