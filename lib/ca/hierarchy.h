@@ -172,7 +172,8 @@ EVP_PKEY *ms_ca_get0_retired_key(const ms_ca *ca, int level, int i);
  * The issuing CA certificate of level 1..4, current or retired, that
  * issued x (its subject is x's issuer and its key verifies x's
  * signature); *key_out (may be NULL) receives its key (NULL for a retired
- * one without). Returns NULL when none did.
+ * one without). Returns NULL when none did. x's extension cache may be
+ * filled: no other thread may use x during the call.
  */
 X509 *ms_ca_find_issuer(EVP_PKEY **key_out, const ms_ca *ca, int level,
                         X509 *x);

@@ -45,9 +45,9 @@
 
 #define T_INIT   MS_TEST_NOW
 #define T_ISSUE  (MS_TEST_NOW + 86400)
-#define T_ROTATE (MS_TEST_NOW + 2 * 86400)
-#define T_AFTER  (MS_TEST_NOW + 2 * 86400 + 3600)
-#define T_CHECK  (MS_TEST_NOW + 3 * 86400)
+#define T_ROTATE (MS_TEST_NOW + (time_t)2 * 86400)
+#define T_AFTER  (MS_TEST_NOW + (time_t)2 * 86400 + 3600)
+#define T_CHECK  (MS_TEST_NOW + (time_t)3 * 86400)
 #define PASS     "correct horse battery staple"
 
 static const ms_ca_identity id3 = {3,
@@ -756,8 +756,8 @@ test_ca_rotate__alloc_failures(void **state)
             break;
         hash_tree(dir, after);
         if (memcmp(before, after, 32) != 0)
-            fail_msg("allocation %zu: %s (%s), and the directory changed",
-                     n, err.msg, err.origin);
+            fail_msg("allocation %zu: %s (%s), and the directory changed", n,
+                     err.msg, err.origin);
         assert_int_equal(audit_rows(dir), rows);
     }
     assert_int_equal(rc, 0);
