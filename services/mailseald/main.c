@@ -21,6 +21,7 @@
 static const ms_module *const modules[] = {
     &ms_module_health,
     &ms_module_ca,
+    &ms_module_tsa,
     &ms_module_ocsp,
     &ms_module_crl,
 };
