@@ -184,6 +184,16 @@ ms_init()
     "$ms" --init "$dir" --insecure-keys "${opts[@]}" >"$dir.init.log" 2>&1 ||
         { echo "services.sh: mailseald --init failed, see:" >&2
           cat "$dir.init.log" >&2; return 1; }
+    # One issued certificate: the OCSP rows ask for its (unchanged) status.
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$dir.leaf.key" -subj "/CN=bench" -out "$dir.leaf.csr" \
+        >/dev/null 2>&1 &&
+        "$ms" -d "$dir" issue --level 3 --use signing \
+            --mailbox bench@example.org --org "Bench Example" \
+            --org-id NTRDE-HRB12345 --country DE --csr "$dir.leaf.csr" \
+            --out "$dir/bench-leaf.pem" >>"$dir.init.log" 2>&1 ||
+        { echo "services.sh: mailseald issue failed, see:" >&2
+          cat "$dir.init.log" >&2; return 1; }
     have=$(key_type "$dir/certs/tsa.pem")
     [ "$have" = "$type" ]
 }
@@ -207,13 +217,12 @@ ms_start()
 }
 # ms_tsa_chain DIR: trust anchor(s) for its TSA and OCSP responses.
 ms_tsa_chain() { cat "$1/certs/root.pem"; }
-# ms_ocsp_request DIR OUT: a DER OCSP request (no nonce) mailseald answers
-# from its cache. A serial the store does not hold (its status is the same
-# on every request); change it to an issued certificate's serial once the
-# ca module can issue one from a script.
+# ms_ocsp_request DIR OUT: a DER OCSP request (no nonce) for the status of
+# the certificate ms_init issued: unchanged, so mailseald answers from its
+# cache.
 ms_ocsp_request()
 {
-    openssl ocsp -issuer "$1/certs/v3.pem" -serial 0x0b0c0d0e0f \
+    openssl ocsp -issuer "$1/certs/v3.pem" -cert "$1/bench-leaf.pem" \
         -no_nonce -reqout "$2" >/dev/null 2>&1
 }
 # ms_ocsp_verify DIR RESPONSE: the response is successful and signed by a
@@ -221,9 +230,13 @@ ms_ocsp_request()
 ms_ocsp_verify()
 {
     cat "$1/certs/root.pem" "$1/certs/v3.pem" >"$work/ms-ocsp-ca.pem"
-    openssl ocsp -respin "$2" -issuer "$1/certs/v3.pem" \
-        -CAfile "$work/ms-ocsp-ca.pem" -serial 0x0b0c0d0e0f 2>&1 |
-        grep -q "Response verify OK"
+    local out
+    out=$(openssl ocsp -respin "$2" -issuer "$1/certs/v3.pem" \
+        -CAfile "$work/ms-ocsp-ca.pem" -cert "$1/bench-leaf.pem" 2>&1)
+    case $out in
+    *"Response verify OK"*"bench-leaf.pem: good"*) return 0 ;;
+    *) return 1 ;;
+    esac
 }
 # ===== end of ADAPT =====
 
