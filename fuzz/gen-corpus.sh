@@ -14,7 +14,7 @@ tsa_pid=
 cleanup() { [ -z "$tsa_pid" ] || kill "$tsa_pid" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 
-for t in mime_parse smime_open decrypt tsp_verify from_addr; do
+for t in mime_parse smime_open decrypt tsp_verify from_addr tsa_req; do
     mkdir -p "$corpus/$t"
     rm -f "$corpus/$t"/seed-*
 done
@@ -115,6 +115,19 @@ done
     -out "$tmp/q.tsq" &&
     openssl ts -reply -config tsa.cnf -queryfile "$tmp/q.tsq" -token_out \
         -out "$corpus/tsp_verify/seed-nocert" 2>/dev/null)
+
+# TimeStampReqs for fuzz/tsa_req.c: each hash, with and without nonce and
+# certReq, our policy and another, SHA-1 (refused) and trailing bytes.
+tsa_policy=2.25.70987990664227431197429845594075621128.2.1
+q() { openssl ts -query -data "$tmp/sig" "$@" 2>/dev/null; }
+q -sha256 -cert -out "$corpus/tsa_req/seed-sha256"
+q -sha512 -no_nonce -out "$corpus/tsa_req/seed-sha512"
+q -sha3-384 -cert -out "$corpus/tsa_req/seed-sha3-384"
+q -sha1 -cert -out "$corpus/tsa_req/seed-sha1"
+q -sha256 -tspolicy "$tsa_policy" -out "$corpus/tsa_req/seed-policy"
+q -sha256 -tspolicy 1.2.3.4 -out "$corpus/tsa_req/seed-other-policy"
+{ cat "$corpus/tsa_req/seed-sha256"; printf 'x'; } \
+    >"$corpus/tsa_req/seed-trailing"
 
 n=0
 while IFS= read -r v; do

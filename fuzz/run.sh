@@ -9,7 +9,9 @@ set -u
 build=${1:?usage: run.sh FUZZ-BUILD [SECONDS]}
 secs=${2:-8}
 here=$(cd "$(dirname "$0")" && pwd)
-targets="mime_parse smime_open decrypt tsp_verify from_addr ocsp_req ca_csr config_parse"
+# The target list is fuzz/targets.cmake's (one place to add a target).
+targets=$(sed -n '/^set(MS_FUZZ_TARGETS/,/)/p' "$here/targets.cmake" |
+    sed 's/set(MS_FUZZ_TARGETS//; s/)//' | tr -s ' \n' ' ')
 status=0
 
 if [ ! -d "$build/fuzz" ]; then

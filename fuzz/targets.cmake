@@ -1,9 +1,11 @@
 # The fuzz targets, shared by fuzz/CMakeLists.txt (libFuzzer binaries) and
-# fuzz/replay.cmake (corpus replay as ctest tests). Keep fuzz/run.sh in step.
+# fuzz/replay.cmake (corpus replay as ctest tests) and fuzz/run.sh (which
+# reads this list: keep one target per line or several, inside the set()).
 set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ocsp_req
   ca_csr
-  config_parse)
+  config_parse
+  tsa_req)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.

@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/build.h"
+#include "config/config.h"
 #include "store/store.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -116,6 +117,7 @@ path_of(char *buf, size_t n, const char *dir, const char *sub, const char *file,
 typedef struct init_ctx {
     char dir[PATH_MAX]; /* absolute once the directory exists */
     char url[MS_CA_URL_MAX + 1];
+    char listen[64];          /* as written into mailseald.conf */
     char pass_file[PATH_MAX]; /* "" when none */
     const char *pass;         /* NULL: insecure keys */
     ms_buf pass_buf;
@@ -230,6 +232,23 @@ init_passphrase(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
     return 0;
 }
 
+/* The listen value: checked as the daemon will parse it. */
+static int
+init_listen(init_ctx *ic, const char *listen, ms_error *err)
+{
+    ms_config_listen l;
+    int rc;
+
+    if (listen == NULL)
+        listen = "127.0.0.1:8025";
+    if (strlen(listen) >= sizeof(ic->listen))
+        return ms_error_set(err, MS_EINVAL, "listen address too long");
+    if ((rc = ms_config_parse_listen(&l, listen, err)) != 0)
+        return rc;
+    memcpy(ic->listen, listen, strlen(listen) + 1);
+    return 0;
+}
+
 static int
 init_options(init_ctx *ic, const char *dir, const ms_ca_init_options *opt,
              ms_error *err)
@@ -248,6 +267,8 @@ init_options(init_ctx *ic, const char *dir, const ms_ca_init_options *opt,
     if (!ms_ca_url_check(url, &why))
         return ms_error_set(err, MS_EINVAL, "%s", why);
     memcpy(ic->url, url, strlen(url) + 1);
+    if ((rc = init_listen(ic, opt->listen, err)) != 0)
+        return rc;
     if ((rc = init_key_types(ic, opt, err)) != 0)
         return rc;
     ic->now = opt->now != 0 ? opt->now : time(NULL);
@@ -510,11 +531,11 @@ write_config(const init_ctx *ic, ms_error *err)
     rc = ms_buf_printf(&b,
                        "# mailseald configuration (written by mailseald "
                        "--init)\n"
-                       "listen = 127.0.0.1:8025\n"
+                       "listen = %s\n"
                        "public_url = %s\n"
                        "database = sqlite:%s/mailseal.db\n"
                        "modules = ca tsa ocsp crl\n",
-                       ic->url, ic->dir);
+                       ic->listen, ic->url, ic->dir);
     if (rc == 0 && ic->pass == NULL)
         rc = ms_buf_puts(&b, "insecure_keys = yes\n");
     else if (rc == 0 && ic->pass_file[0] != '\0')

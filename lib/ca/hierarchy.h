@@ -58,6 +58,8 @@ typedef struct ms_ca_init_options {
     ms_ca_key_type tsa_key;      /* P256 (default) or RSA2048 */
     ms_ca_key_type ocsp_key;     /* P256 (default), P384 or RSA2048 */
     time_t now;                  /* 0: time(2) */
+    const char *listen;          /* listen value written into the
+                                    config; NULL: 127.0.0.1:8025 */
 } ms_ca_init_options;
 
 #define MS_CA_INIT_OPTIONS_VERSION 1
@@ -65,12 +67,13 @@ typedef struct ms_ca_init_options {
     {                                                                          \
         MS_CA_INIT_OPTIONS_VERSION, NULL, NULL, NULL, false,                   \
             MS_CA_KEY_DEFAULT, MS_CA_KEY_DEFAULT, MS_CA_KEY_DEFAULT,           \
-            MS_CA_KEY_DEFAULT, 0                                               \
+            MS_CA_KEY_DEFAULT, 0, NULL                                         \
     }
 
 /*
  * Creates the data directory dir (mode 0700; an existing dir must be an
- * empty directory) with a new hierarchy, a default mailseald.conf (listen,
+ * empty directory) with a new hierarchy, a default mailseald.conf (listen
+ * = opt->listen,
  * public_url, database, modules, passphrase_file or insecure_keys = yes,
  * ocsp_validity, crl_validity, crl_interval, cert_validity_days), the
  * SQLite store and one audit row per certificate made ("ca.create") after

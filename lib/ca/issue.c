@@ -554,9 +554,8 @@ out:
 
 /* ---- revocation ---- */
 
-/* The canonical lower-case hex (whole octets) of a hex serial number. */
-static int
-canonical_serial(char *out, size_t n, const char *in, ms_error *err)
+int
+ms_ca_serial_canonical(char *out, size_t n, const char *in, ms_error *err)
 {
     BIGNUM *bn = NULL;
     char *hex = NULL;
@@ -589,7 +588,8 @@ ms_ca_revoke(const ms_ca *ca, ms_store *st, int level, const char *serial_hex,
     MS_ASSERT(ca != NULL && st != NULL && serial_hex != NULL);
     if (level < 1 || level > 4)
         return ms_error_set(err, MS_EINVAL, "level %d not in 1..4", level);
-    if ((rc = canonical_serial(serial, sizeof(serial), serial_hex, err)) != 0)
+    if ((rc = ms_ca_serial_canonical(serial, sizeof(serial), serial_hex,
+                                     err)) != 0)
         return rc;
     return ms_store_cert_revoke(st, ms_ca_name(level), serial, reason,
                                 at != 0 ? at : time(NULL), err);

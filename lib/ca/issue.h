@@ -106,6 +106,15 @@ int ms_ca_issue(const ms_ca *ca, ms_store *st, const ms_ca_identity *id,
                 ms_error *err);
 
 /*
+ * Writes the canonical form of the hex serial number in (any case, leading
+ * zeros allowed) to out (n bytes): lower-case hex of whole octets without
+ * leading zero octets, as the store files serials. Returns 0 or MS_EINVAL
+ * (empty, not hex, zero, over MS_STORE_SERIAL_HEX_MAX digits, or too long
+ * for out).
+ */
+int ms_ca_serial_canonical(char *out, size_t n, const char *in, ms_error *err);
+
+/*
  * Revokes the certificate serial_hex (hex digits, any case, leading zeros
  * allowed; stored in canonical lower-case form) issued by level's CA
  * (1..4), with CRLReason reason at time at (0: now). Returns 0,

@@ -43,6 +43,16 @@ check_dir(const char *v, ms_error *err)
 }
 
 static int
+check_abs(const char *v, ms_error *err)
+{
+    if (v[0] != '/')
+        return ms_error_set(err, MS_EINVAL,
+                            "admin_token_file: must be "
+                            "absolute");
+    return 0;
+}
+
+static int
 check_database(const char *v, ms_error *err)
 {
     if (strncmp(v, "sqlite:", 7) != 0 && strncmp(v, "postgresql://", 13) != 0 &&
@@ -78,9 +88,13 @@ static const ms_config_key keys[] = {
      OFF(max_connections), 0, "simultaneous connections", NULL},
     {"connection_timeout", MS_CONFIG_DURATION, "30", 1, 3600, NULL,
      OFF(connection_timeout), 0, "idle connection timeout, seconds", NULL},
-    {"ocsp_validity", MS_CONFIG_DURATION, "86400", 60, 30LL * 86400, NULL,
+    {"admin_token_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
+     OFF(admin_token_file), 0,
+     "file holding the bearer token of POST /ca/issue and /ca/revoke "
+     "(unset: no admin routes)", check_abs},
+    {"ocsp_validity", MS_CONFIG_DURATION, "86400", 60, 10LL * 86400, NULL,
      OFF(ocsp_validity), R, "OCSP response lifetime, seconds", NULL},
-    {"crl_validity", MS_CONFIG_DURATION, "604800", 3600, 365LL * 86400, NULL,
+    {"crl_validity", MS_CONFIG_DURATION, "604800", 3600, 10LL * 86400, NULL,
      OFF(crl_validity), R, "CRL lifetime (nextUpdate), seconds", NULL},
     {"crl_interval", MS_CONFIG_DURATION, "3600", 60, 30LL * 86400, NULL,
      OFF(crl_interval), R, "CRL re-issue interval, seconds", NULL},

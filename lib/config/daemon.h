@@ -43,6 +43,7 @@ typedef struct ms_daemon_config {
     ms_config_words modules;      /* modules switched on */
     char *passphrase_file;        /* passphrase_file, NULL when unset */
     bool insecure_keys;           /* insecure_keys */
+    char *admin_token_file;       /* admin_token_file, NULL when unset */
     long long threads;            /* threads, 0 = number of CPUs */
     long long max_body;           /* max_body, bytes */
     long long max_connections;    /* max_connections */

@@ -61,5 +61,10 @@ typedef struct ms_module {
 
 /* The built-in health module: GET /healthz. */
 extern const ms_module ms_module_health;
+/* The modules of services/<name>/routes.c. */
+extern const ms_module ms_module_ca;
+extern const ms_module ms_module_tsa;
+extern const ms_module ms_module_ocsp;
+extern const ms_module ms_module_crl;
 
 #endif

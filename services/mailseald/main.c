@@ -9,6 +9,7 @@
 
 #include <mailseal/mailseal.h>
 
+#include "commands.h"
 #include "common/daemon.h"
 #include "common/log.h"
 
@@ -19,6 +20,10 @@
  */
 static const ms_module *const modules[] = {
     &ms_module_health,
+    &ms_module_ca,
+    &ms_module_tsa,
+    &ms_module_ocsp,
+    &ms_module_crl,
 };
 
 /* A subcommand: `mailseald NAME ARGS...` (argv[0] is NAME). */
@@ -33,12 +38,25 @@ static int cmd_help(int argc, char **argv);
 
 /*
  * The subcommands; argv[1] is looked up here first, so an entry may also
- * be spelled as an option ("--init"). To come: --init DIR, issue, revoke,
- * audit-verify.
+ * be spelled as an option ("--init").
  */
 static const subcommand subcommands[] = {
+    {"--init", cmd_init, "DIR: create a data directory (CA, config, store)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "print this help"},
+};
+
+/* The commands on a data directory: `mailseald -d DIR NAME ARGS...`. */
+typedef struct dir_command {
+    const char *name;
+    int (*run)(const char *config_path, int argc, char **argv);
+    const char *summary;
+} dir_command;
+
+static const dir_command dir_commands[] = {
+    {"issue", cmd_issue, "issue a certificate from a CSR"},
+    {"revoke", cmd_revoke, "revoke a certificate"},
+    {"audit-verify", cmd_audit_verify, "check the audit log's hash chain"},
 };
 
 static void
@@ -62,6 +80,11 @@ usage(FILE *fp)
     for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
         (void)fprintf(fp, "  %-12s %s\n", subcommands[i].name,
                       subcommands[i].summary);
+    (void)fprintf(fp, "commands on a data directory (mailseald -d DIR "
+                      "COMMAND ...):\n");
+    for (size_t i = 0; i < sizeof(dir_commands) / sizeof(dir_commands[0]); i++)
+        (void)fprintf(fp, "  %-12s %s\n", dir_commands[i].name,
+                      dir_commands[i].summary);
 }
 
 static int
@@ -95,7 +118,8 @@ parse_args(ms_daemon_options *o, char *path, size_t pathsz, int argc,
     const char *dir = NULL;
     int c, n;
 
-    while ((c = getopt_long(argc, argv, "c:d:fnTvh", longopts, NULL)) != -1) {
+    /* '+': stop at the first word, a data-directory command. */
+    while ((c = getopt_long(argc, argv, "+c:d:fnTvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             o->config_path = optarg;
@@ -125,7 +149,7 @@ parse_args(ms_daemon_options *o, char *path, size_t pathsz, int argc,
             return 2;
         }
     }
-    if (optind != argc || (o->config_path != NULL && dir != NULL)) {
+    if (o->config_path != NULL && dir != NULL) {
         usage(stderr);
         return 2;
     }
@@ -139,7 +163,17 @@ parse_args(ms_daemon_options *o, char *path, size_t pathsz, int argc,
     }
     if (o->config_path == NULL)
         o->config_path = MS_DAEMON_CONFIG_FILE;
-    return -1; /* go on */
+    if (optind == argc)
+        return -1; /* go on: run the daemon */
+    for (size_t i = 0; i < sizeof(dir_commands) / sizeof(dir_commands[0]);
+         i++) {
+        if (strcmp(argv[optind], dir_commands[i].name) == 0)
+            return dir_commands[i].run(o->config_path, argc - optind,
+                                       argv + optind);
+    }
+    (void)fprintf(stderr, "mailseald: unknown command '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
 }
 
 int
