@@ -66,7 +66,7 @@ ocsp_status_is() {
     header "$1.hdr" Content-Type | grep -qi '^application/ocsp-response'
     openssl ocsp -respin "$1" -resp_text -noverify >"$1.txt" 2>&1 || true
     cat "$1.txt"
-    grep -q "OCSP Response Status: $2" "$1.txt"
+    grep -Eqi "(OCSP Response Status|Responder Error): $2" "$1.txt"
 }
 
 # tsa_rejected FILE FAILINFO: FILE is a TimeStampResp "rejection" naming
@@ -214,8 +214,11 @@ make_bad_csrs() {
     csr_new sig ec "email:alice@example.org"
     csr_broken sig
     openssl req -in "$WORK/csr/sig-badsig.csr" -inform DER -noout 2>/dev/null
-    expect_fail openssl req -in "$WORK/csr/sig-badsig.csr" -inform DER \
-        -noout -verify
+    # (openssl req -verify exits 0 either way: its words tell)
+    openssl req -in "$WORK/csr/sig-badsig.csr" -inform DER -noout -verify \
+        2>&1 | grep -q 'verify failure'
+    openssl req -in "$WORK/csr/sig.csr" -noout -verify 2>&1 |
+        grep -q 'verify OK'
     csr_new weak rsa1024 "email:alice@example.org"
     csr_new fine ec
 }
