@@ -69,9 +69,10 @@ http_worker() {
 cert_count() { db_sql 'SELECT count(*) FROM certs'; }
 
 # one_round ROUND: workers on, SIGKILL for all after 1..6 more
-# certificates, daemon restarted. Runs in the script's shell.
+# certificates (and an acknowledgement, below), daemon restarted. Runs in
+# the script's shell.
 one_round() {
-    local r=$1 base target pids=() p
+    local r=$1 base target pids=() p kind
     rm -f "$R/stop"
     base=$(cert_count)
     target=$((base + 1 + RANDOM % 6))
@@ -86,8 +87,15 @@ one_round() {
     pids+=($!)
     set +m
     BG_PGIDS=("${pids[@]}")
-    poll 60 eval '[ "$(cert_count)" -ge "$target" ]' ||
-        echo "round $r: fewer than $target certificates after 60 s" >>"$R/notes"
+    # the random point: target reached, and (so that both ways are seen
+    # succeeding, whatever the speed) one issuance acknowledged this round,
+    # to a command in odd rounds, over HTTP in even ones
+    kind=c
+    [ $((r % 2)) -eq 1 ] || kind=h
+    poll 90 eval '[ "$(cert_count)" -ge "$target" ] &&
+        compgen -G "$R/$kind-$r-*.serial" >/dev/null' ||
+        echo "round $r: fewer than $target certificates or no $kind" \
+            "acknowledgement after 90 s" >>"$R/notes"
     : >"$R/stop"
     for p in "${pids[@]}"; do
         kill -KILL -- "-$p" 2>/dev/null || true
