@@ -1,5 +1,6 @@
 # mailseal - the two commands a newcomer needs:
 #   make run    install what is missing, build, run the demonstration
+#               (then mailseald on 127.0.0.1:8025 until Ctrl-C)
 #   make test   install what is missing, build, run every test
 # (Debian 12, as root: missing packages are installed with apt-get.)
 
@@ -41,6 +42,7 @@ fuzz-build: deps $(FUZZ)/CMakeCache.txt
 
 run: build
 	@sh tools/demo.sh $(BUILD)
+	@bash tools/run.sh $(BUILD)
 
 test: build asan fuzz-build
 	@$(MAKE) --no-print-directory test-main test-asan test-fuzz

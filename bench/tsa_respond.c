@@ -113,7 +113,7 @@ make_request(unsigned char **out)
     X509_ALGOR *alg = X509_ALGOR_new();
     ASN1_INTEGER *nonce = ASN1_INTEGER_new();
     unsigned char imprint[32];
-    int len;
+    int len = 0;
 
     memset(imprint, 0xab, sizeof(imprint));
     if (r == NULL || mi == NULL || alg == NULL || nonce == NULL)

@@ -1,7 +1,7 @@
 /*
  * ca/hierarchy.c - creating and loading the CA hierarchy of a data
- * directory. One table (entities[]) names every certificate, its file, its
- * issuer and its kind; creation and loading both walk it in order, so an
+ * directory. One table (ms_ca_entities[]) names every certificate, its file,
+ * its issuer and its kind; creation and loading both walk it in order, so an
  * issuer always comes before what it issues.
  */
 #include "ca/hierarchy.h"
@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/build.h"
+#include "ca/hierarchy_int.h"
 #include "config/config.h"
 #include "store/store.h"
 #include "util/alloc.h"
@@ -37,37 +38,18 @@
 #define CERT_MAX   ((size_t)64 * 1024)
 #define CONFIG_MAX ((size_t)8 * 1024)
 
-typedef enum kind { K_ROOT, K_CA, K_TSA, K_OCSP } kind;
-
-typedef struct entity {
-    const char *file; /* certs/<file>.pem, private/<file>.key */
-    const char *name; /* subject CN */
-    int issuer;       /* index into entities[] (itself for the root) */
-    int level;        /* 1..4 for issuing CAs and responders */
-    kind kind;
-} entity;
-
-#define N_ENT          10
-#define TSA_IX         5
-#define OCSP_IX(level) (5 + (level))
-
-static const entity entities[N_ENT] = {
-    {"root", "mailseal Root CA", 0, 0, K_ROOT},
-    {"v1", "mailseal V1 Mailbox CA", 0, 1, K_CA},
-    {"v2", "mailseal V2 Individual CA", 0, 2, K_CA},
-    {"v3", "mailseal V3 Organisation CA", 0, 3, K_CA},
-    {"v4", "mailseal V4 Sponsor CA", 0, 4, K_CA},
-    {"tsa", "mailseal Timestamp Authority", 0, 0, K_TSA},
-    {"ocsp-v1", "mailseal V1 Mailbox OCSP Responder", 1, 1, K_OCSP},
-    {"ocsp-v2", "mailseal V2 Individual OCSP Responder", 2, 2, K_OCSP},
-    {"ocsp-v3", "mailseal V3 Organisation OCSP Responder", 3, 3, K_OCSP},
-    {"ocsp-v4", "mailseal V4 Sponsor OCSP Responder", 4, 4, K_OCSP},
-};
-
-struct ms_ca {
-    X509 *cert[N_ENT];
-    EVP_PKEY *key[N_ENT]; /* key[0] (the root's) stays NULL */
-    STACK_OF(X509) * tsa_chain;
+const ms_ca_entity ms_ca_entities[MS_CA_N_ENT] = {
+    {"root", "mailseal Root CA", 0, 0, MS_CA_KIND_ROOT},
+    {"v1", "mailseal V1 Mailbox CA", 0, 1, MS_CA_KIND_CA},
+    {"v2", "mailseal V2 Individual CA", 0, 2, MS_CA_KIND_CA},
+    {"v3", "mailseal V3 Organisation CA", 0, 3, MS_CA_KIND_CA},
+    {"v4", "mailseal V4 Sponsor CA", 0, 4, MS_CA_KIND_CA},
+    {"tsa", "mailseal Timestamp Authority", 0, 0, MS_CA_KIND_TSA},
+    {"ocsp-v1", "mailseal V1 Mailbox OCSP Responder", 1, 1, MS_CA_KIND_OCSP},
+    {"ocsp-v2", "mailseal V2 Individual OCSP Responder", 2, 2, MS_CA_KIND_OCSP},
+    {"ocsp-v3", "mailseal V3 Organisation OCSP Responder", 3, 3,
+     MS_CA_KIND_OCSP},
+    {"ocsp-v4", "mailseal V4 Sponsor OCSP Responder", 4, 4, MS_CA_KIND_OCSP},
 };
 
 /* ---- names ---- */
@@ -75,34 +57,35 @@ struct ms_ca {
 const char *
 ms_ca_name(int level)
 {
-    return level >= 0 && level <= 4 ? entities[level].name : NULL;
+    return level >= 0 && level <= 4 ? ms_ca_entities[level].name : NULL;
 }
 
 const char *
 ms_ca_ocsp_name(int level)
 {
-    return level >= 1 && level <= 4 ? entities[OCSP_IX(level)].name : NULL;
+    return level >= 1 && level <= 4 ? ms_ca_entities[MS_CA_OCSP_IX(level)].name
+                                    : NULL;
 }
 
 const char *
 ms_ca_tsa_name(void)
 {
-    return entities[TSA_IX].name;
+    return ms_ca_entities[MS_CA_TSA_IX].name;
 }
 
 int
 ms_ca_level_of_name(const char *name)
 {
     for (int l = 1; name != NULL && l <= 4; l++)
-        if (strcmp(name, entities[l].name) == 0)
+        if (strcmp(name, ms_ca_entities[l].name) == 0)
             return l;
     return 0;
 }
 
 /* dir/sub/file + ext into buf; MS_EINVAL when it does not fit. */
-static int
-path_of(char *buf, size_t n, const char *dir, const char *sub, const char *file,
-        const char *ext, ms_error *err)
+int
+ms_ca_path(char *buf, size_t n, const char *dir, const char *sub,
+           const char *file, const char *ext, ms_error *err)
 {
     int k = snprintf(buf, n, "%s%s%s/%s%s", dir, sub[0] != '\0' ? "/" : "", sub,
                      file, ext);
@@ -121,25 +104,16 @@ typedef struct init_ctx {
     char pass_file[PATH_MAX]; /* "" when none */
     const char *pass;         /* NULL: insecure keys */
     ms_buf pass_buf;
-    ms_ca_key_type types[N_ENT];
+    ms_ca_key_type types[MS_CA_N_ENT];
     time_t now;
     bool created_dir;
     bool prepared;
-    X509 *cert[N_ENT];
-    EVP_PKEY *key[N_ENT];
+    X509 *cert[MS_CA_N_ENT];
+    EVP_PKEY *key[MS_CA_N_ENT];
 } init_ctx;
 
-static bool
-key_type_ok(ms_ca_key_type t, const ms_ca_key_type *allowed, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (allowed[i] == t)
-            return true;
-    return false;
-}
-
-static int
-init_key_types(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
+bool
+ms_ca_kind_key_ok(ms_ca_kind kind, ms_ca_key_type type)
 {
     static const ms_ca_key_type root_ok[] = {MS_CA_KEY_RSA3072, MS_CA_KEY_P384};
     static const ms_ca_key_type ca_ok[] = {MS_CA_KEY_P256, MS_CA_KEY_P384,
@@ -148,30 +122,48 @@ init_key_types(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
     static const ms_ca_key_type tsa_ok[] = {MS_CA_KEY_P256, MS_CA_KEY_RSA2048};
     static const ms_ca_key_type ocsp_ok[] = {MS_CA_KEY_P256, MS_CA_KEY_P384,
                                              MS_CA_KEY_RSA2048};
+    const ms_ca_key_type *ok = kind == MS_CA_KIND_ROOT  ? root_ok
+                               : kind == MS_CA_KIND_CA  ? ca_ok
+                               : kind == MS_CA_KIND_TSA ? tsa_ok
+                                                        : ocsp_ok;
+    size_t n = kind == MS_CA_KIND_ROOT  ? 2
+               : kind == MS_CA_KIND_CA  ? 5
+               : kind == MS_CA_KIND_TSA ? 2
+                                        : 3;
+
+    for (size_t i = 0; i < n; i++)
+        if (ok[i] == type)
+            return true;
+    return false;
+}
+
+static int
+init_key_types(init_ctx *ic, const ms_ca_init_options *opt, ms_error *err)
+{
     ms_ca_key_type root = opt->root_key ? opt->root_key : MS_CA_KEY_P384;
     ms_ca_key_type ca = opt->ca_key ? opt->ca_key : MS_CA_KEY_P256;
     ms_ca_key_type tsa = opt->tsa_key ? opt->tsa_key : MS_CA_KEY_P256;
     ms_ca_key_type ocsp = opt->ocsp_key ? opt->ocsp_key : MS_CA_KEY_P256;
 
-    if (!key_type_ok(root, root_ok, 2))
+    if (!ms_ca_kind_key_ok(MS_CA_KIND_ROOT, root))
         return ms_error_set(err, MS_EINVAL,
                             "the root key is RSA-3072 or "
                             "P-384");
-    if (!key_type_ok(ca, ca_ok, 5))
+    if (!ms_ca_kind_key_ok(MS_CA_KIND_CA, ca))
         return ms_error_set(err, MS_EINVAL, "unknown issuing CA key type");
-    if (!key_type_ok(tsa, tsa_ok, 2))
+    if (!ms_ca_kind_key_ok(MS_CA_KIND_TSA, tsa))
         return ms_error_set(err, MS_EINVAL,
                             "the TSA key is P-256 or "
                             "RSA-2048");
-    if (!key_type_ok(ocsp, ocsp_ok, 3))
+    if (!ms_ca_kind_key_ok(MS_CA_KIND_OCSP, ocsp))
         return ms_error_set(err, MS_EINVAL,
                             "the OCSP key is P-256, P-384 "
                             "or RSA-2048");
-    for (int i = 0; i < N_ENT; i++)
-        ic->types[i] = entities[i].kind == K_ROOT  ? root
-                       : entities[i].kind == K_CA  ? ca
-                       : entities[i].kind == K_TSA ? tsa
-                                                   : ocsp;
+    for (int i = 0; i < MS_CA_N_ENT; i++)
+        ic->types[i] = ms_ca_entities[i].kind == MS_CA_KIND_ROOT  ? root
+                       : ms_ca_entities[i].kind == MS_CA_KIND_CA  ? ca
+                       : ms_ca_entities[i].kind == MS_CA_KIND_TSA ? tsa
+                                                                  : ocsp;
     return 0;
 }
 
@@ -321,12 +313,13 @@ prepare_dir(init_ctx *ic, ms_error *err)
                                 ic->dir);
     }
     ic->prepared = true;
-    if ((rc = path_of(sub, sizeof(sub), ic->dir, "", "certs", "", err)) != 0)
+    if ((rc = ms_ca_path(sub, sizeof(sub), ic->dir, "", "certs", "", err)) != 0)
         return rc;
     if (mkdir(sub, 0755) != 0)
         return ms_error_set(err, MS_EIO, "cannot create %s: %s", sub,
                             ms_ca_errtext(errno).text);
-    if ((rc = path_of(sub, sizeof(sub), ic->dir, "", "private", "", err)) != 0)
+    if ((rc = ms_ca_path(sub, sizeof(sub), ic->dir, "", "private", "", err)) !=
+        0)
         return rc;
     if (mkdir(sub, 0700) != 0)
         return ms_error_set(err, MS_EIO, "cannot create %s: %s", sub,
@@ -343,20 +336,20 @@ remove_partial(const init_ctx *ic)
                                       "mailseal.db-shm", "mailseal.db-journal"};
     char p[PATH_MAX];
 
-    for (int i = 0; i < N_ENT; i++) {
-        if (path_of(p, sizeof(p), ic->dir, "certs", entities[i].file, ".pem",
-                    NULL) == 0)
+    for (int i = 0; i < MS_CA_N_ENT; i++) {
+        if (ms_ca_path(p, sizeof(p), ic->dir, "certs", ms_ca_entities[i].file,
+                       ".pem", NULL) == 0)
             (void)unlink(p); /* may not exist */
-        if (path_of(p, sizeof(p), ic->dir, "private", entities[i].file, ".key",
-                    NULL) == 0)
+        if (ms_ca_path(p, sizeof(p), ic->dir, "private", ms_ca_entities[i].file,
+                       ".key", NULL) == 0)
             (void)unlink(p);
     }
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
-        if (path_of(p, sizeof(p), ic->dir, "", top[i], "", NULL) == 0)
+        if (ms_ca_path(p, sizeof(p), ic->dir, "", top[i], "", NULL) == 0)
             (void)unlink(p);
-    if (path_of(p, sizeof(p), ic->dir, "", "certs", "", NULL) == 0)
+    if (ms_ca_path(p, sizeof(p), ic->dir, "", "certs", "", NULL) == 0)
         (void)rmdir(p);
-    if (path_of(p, sizeof(p), ic->dir, "", "private", "", NULL) == 0)
+    if (ms_ca_path(p, sizeof(p), ic->dir, "", "private", "", NULL) == 0)
         (void)rmdir(p);
     if (ic->created_dir)
         (void)rmdir(ic->dir);
@@ -376,7 +369,7 @@ add_exts(X509 *x, X509 *issuer, const int *nids, const char *const *values,
 }
 
 static int
-entity_exts(const init_ctx *ic, int i, X509 *x, X509 *issuer, ms_error *err)
+entity_exts(const char *url, int i, X509 *x, X509 *issuer, ms_error *err)
 {
     static const int root_nids[] = {NID_basic_constraints, NID_key_usage,
                                     NID_subject_key_identifier};
@@ -390,23 +383,23 @@ entity_exts(const init_ctx *ic, int i, X509 *x, X509 *issuer, ms_error *err)
                                NID_info_access,
                                NID_certificate_policies,
                                NID_id_pkix_OCSP_noCheck};
-    const entity *e = &entities[i];
+    const ms_ca_entity *e = &ms_ca_entities[i];
     char aia[MS_CA_URL_MAX + 64];
     char policy[128];
     const char *vals[8] = {NULL,           NULL, NULL,   "hash",
                            "keyid:always", aia,  policy, "ignored"};
     int rc;
 
-    if (e->kind == K_ROOT)
+    if (e->kind == MS_CA_KIND_ROOT)
         return add_exts(x, issuer, root_nids, root_vals, 3, err);
-    (void)snprintf(aia, sizeof(aia), "caIssuers;URI:%s/ca/%s.crt", ic->url,
-                   entities[e->issuer].file); /* sized for the longest */
-    if (e->kind == K_TSA)
+    (void)snprintf(aia, sizeof(aia), "caIssuers;URI:%s/ca/%s.crt", url,
+                   ms_ca_entities[e->issuer].file); /* sized for the longest */
+    if (e->kind == MS_CA_KIND_TSA)
         (void)snprintf(policy, sizeof(policy), "%s",
                        MS_OID_ARC MS_CA_TSA_POLICY_SUFFIX);
     else
         (void)snprintf(policy, sizeof(policy), "%s.1.%d", MS_OID_ARC, e->level);
-    if (e->kind == K_CA) {
+    if (e->kind == MS_CA_KIND_CA) {
         vals[0] = "critical,CA:TRUE,pathlen:0";
         vals[1] = "critical,keyCertSign,cRLSign";
         /* BR 7.1.2.2: emailProtection; OCSPSigning so that verifiers that
@@ -416,7 +409,7 @@ entity_exts(const init_ctx *ic, int i, X509 *x, X509 *issuer, ms_error *err)
     }
     vals[0] = "critical,CA:FALSE";
     vals[1] = "critical,digitalSignature";
-    if (e->kind == K_TSA) {
+    if (e->kind == MS_CA_KIND_TSA) {
         vals[2] = "critical,timeStamping"; /* RFC 3161 2.3 */
         return add_exts(x, issuer, nids, vals, 7, err);
     }
@@ -428,21 +421,22 @@ entity_exts(const init_ctx *ic, int i, X509 *x, X509 *issuer, ms_error *err)
 }
 
 static long
-entity_days(kind k)
+entity_days(ms_ca_kind k)
 {
-    return k == K_ROOT  ? MS_CA_ROOT_DAYS
-           : k == K_CA  ? MS_CA_CA_DAYS
-           : k == K_TSA ? MS_CA_TSA_DAYS
-                        : MS_CA_OCSP_DAYS;
+    return k == MS_CA_KIND_ROOT  ? MS_CA_ROOT_DAYS
+           : k == MS_CA_KIND_CA  ? MS_CA_CA_DAYS
+           : k == MS_CA_KIND_TSA ? MS_CA_TSA_DAYS
+                                 : MS_CA_OCSP_DAYS;
 }
 
-static int
-make_cert(init_ctx *ic, int i, ms_error *err)
+int
+ms_ca_entity_cert_new(X509 **out, int i, EVP_PKEY *key, X509 *issuer,
+                      EVP_PKEY *issuer_key, const char *url, time_t now,
+                      ms_error *err)
 {
-    const entity *e = &entities[i];
+    const ms_ca_entity *e = &ms_ca_entities[i];
     X509_NAME *subject = NULL;
     X509 *x = NULL;
-    X509 *issuer;
     int rc;
 
     if ((subject = X509_NAME_new()) == NULL ||
@@ -452,22 +446,21 @@ make_cert(init_ctx *ic, int i, ms_error *err)
         rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot make a name");
         goto out;
     }
-    issuer = i == 0 ? NULL : ic->cert[e->issuer];
-    rc = ms_ca_tbs_new(&x, ic->key[i],
+    rc = ms_ca_tbs_new(&x, key,
                        issuer != NULL ? X509_get_subject_name(issuer) : subject,
-                       ic->now - SKEW, entity_days(e->kind) * DAY, err);
+                       now - SKEW, entity_days(e->kind) * DAY, err);
     if (rc != 0)
         goto out;
     if (!X509_set_subject_name(x, subject)) {
         rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot set the subject");
         goto out;
     }
-    if ((rc = entity_exts(ic, i, x, issuer ? issuer : x, err)) != 0)
+    if ((rc = entity_exts(url, i, x, issuer ? issuer : x, err)) != 0)
         goto out;
-    if ((rc = ms_ca_cert_sign(x, ic->key[e->issuer], err)) != 0)
+    if ((rc = ms_ca_cert_sign(x, issuer_key, err)) != 0)
         goto out;
-    ic->cert[i] = x;
-    x = NULL; /* ic owns it now */
+    *out = x;
+    x = NULL; /* the caller owns it now */
 out:
     X509_free(x);
     X509_NAME_free(subject);
@@ -475,28 +468,44 @@ out:
 }
 
 static int
-save_cert(const init_ctx *ic, int i, ms_error *err)
+make_cert(init_ctx *ic, int i, ms_error *err)
 {
-    char path[PATH_MAX];
+    const ms_ca_entity *e = &ms_ca_entities[i];
+
+    return ms_ca_entity_cert_new(&ic->cert[i], i, ic->key[i],
+                                 i == 0 ? NULL : ic->cert[e->issuer],
+                                 ic->key[e->issuer], ic->url, ic->now, err);
+}
+
+int
+ms_ca_cert_write(const char *path, X509 *x, ms_error *err)
+{
     BIO *bio = NULL;
     char *data;
     long len;
     int rc;
 
-    if ((rc = path_of(path, sizeof(path), ic->dir, "certs", entities[i].file,
-                      ".pem", err)) != 0)
-        return rc;
-    if ((bio = BIO_new(BIO_s_mem())) == NULL ||
-        !PEM_write_bio_X509(bio, ic->cert[i]) ||
+    if ((bio = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(bio, x) ||
         (len = BIO_get_mem_data(bio, &data)) <= 0) {
-        rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot encode %s",
-                               entities[i].file);
+        rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot encode %s", path);
         goto out;
     }
     rc = ms_ca_file_write(path, data, (size_t)len, 0644, err);
 out:
     BIO_free(bio);
     return rc;
+}
+
+static int
+save_cert(const init_ctx *ic, int i, ms_error *err)
+{
+    char path[PATH_MAX];
+    int rc;
+
+    if ((rc = ms_ca_path(path, sizeof(path), ic->dir, "certs",
+                         ms_ca_entities[i].file, ".pem", err)) != 0)
+        return rc;
+    return ms_ca_cert_write(path, ic->cert[i], err);
 }
 
 static int
@@ -509,8 +518,8 @@ make_entity(init_ctx *ic, int i, ms_error *err)
         return rc;
     if ((rc = make_cert(ic, i, err)) != 0)
         return rc;
-    if ((rc = path_of(path, sizeof(path), ic->dir, "private", entities[i].file,
-                      ".key", err)) != 0)
+    if ((rc = ms_ca_path(path, sizeof(path), ic->dir, "private",
+                         ms_ca_entities[i].file, ".key", err)) != 0)
         return rc;
     if ((rc = ms_ca_key_save(path, ic->key[i], ic->pass, ic->pass == NULL,
                              err)) != 0)
@@ -552,8 +561,8 @@ write_config(const init_ctx *ic, ms_error *err)
         rc = ms_error_set(err, rc, "cannot format the configuration");
         goto out;
     }
-    if ((rc = path_of(path, sizeof(path), ic->dir, "", "mailseald.conf", "",
-                      err)) != 0)
+    if ((rc = ms_ca_path(path, sizeof(path), ic->dir, "", "mailseald.conf", "",
+                         err)) != 0)
         goto out;
     rc = ms_ca_file_write(path, b.data, b.len, 0640, err);
 out:
@@ -582,7 +591,7 @@ audit_cert(ms_store *st, int i, X509 *x, ms_error *err)
         !X509_digest(x, EVP_sha256(), md, &mdlen) ||
         !ms_asn1_time_epoch(X509_get0_notAfter(x), &na)) {
         rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot describe %s",
-                               entities[i].file);
+                               ms_ca_entities[i].file);
         goto out;
     }
     for (size_t k = 0; k < mdlen; k++)
@@ -591,7 +600,7 @@ audit_cert(ms_store *st, int i, X509 *x, ms_error *err)
     (void)snprintf(detail, sizeof(detail),
                    "name=\"%s\" file=certs/%s.pem serial=%s sha256=%s "
                    "key=%s not_after=%" PRId64,
-                   entities[i].name, entities[i].file, serial, hex,
+                   ms_ca_entities[i].name, ms_ca_entities[i].file, serial, hex,
                    ms_ca_key_name(X509_get0_pubkey(x)), (int64_t)na);
     rc = ms_store_audit_append(st, "ca.create", detail, err);
 out:
@@ -616,7 +625,7 @@ init_store(init_ctx *ic, ms_error *err)
     (void)snprintf(detail, sizeof(detail), "dir=%s public_url=%s keys=%s",
                    ic->dir, ic->url, ic->pass ? "encrypted" : "insecure");
     rc = ms_store_audit_append(st, "ca.init", detail, err);
-    for (int i = 0; rc == 0 && i < N_ENT; i++)
+    for (int i = 0; rc == 0 && i < MS_CA_N_ENT; i++)
         rc = audit_cert(st, i, ic->cert[i], err);
     ms_store_close(st);
     return rc;
@@ -636,7 +645,7 @@ ms_ca_init_dir(const char *dir, const ms_ca_init_options *opt, ms_error *err)
         goto out;
     if ((rc = prepare_dir(ic, err)) != 0)
         goto out;
-    for (int i = 0; rc == 0 && i < N_ENT; i++)
+    for (int i = 0; rc == 0 && i < MS_CA_N_ENT; i++)
         rc = make_entity(ic, i, err);
     if (rc == 0)
         rc = write_config(ic, err);
@@ -645,7 +654,7 @@ ms_ca_init_dir(const char *dir, const ms_ca_init_options *opt, ms_error *err)
 out:
     if (rc != 0 && ic->prepared)
         remove_partial(ic);
-    for (int i = 0; i < N_ENT; i++) {
+    for (int i = 0; i < MS_CA_N_ENT; i++) {
         X509_free(ic->cert[i]);
         EVP_PKEY_free(ic->key[i]);
     }
@@ -656,8 +665,8 @@ out:
 
 /* ---- loading ---- */
 
-static int
-load_cert(X509 **out, const char *path, ms_error *err)
+int
+ms_ca_cert_load(X509 **out, const char *path, ms_error *err)
 {
     BIO *bio = NULL;
     ms_buf b;
@@ -678,9 +687,8 @@ out:
     return rc;
 }
 
-/* True when x's subject is CN=name alone. */
-static bool
-subject_is(X509 *x, const char *name)
+bool
+ms_ca_subject_is(X509 *x, const char *name)
 {
     const X509_NAME *n = X509_get_subject_name(x);
     const ASN1_STRING *v;
@@ -697,18 +705,18 @@ subject_is(X509 *x, const char *name)
 static int
 check_entity(const ms_ca *ca, int i, const char *path, ms_error *err)
 {
-    const entity *e = &entities[i];
+    const ms_ca_entity *e = &ms_ca_entities[i];
     X509 *x = ca->cert[i];
 
-    if (!subject_is(x, e->name) ||
-        (e->kind == K_CA && ms_x509_level(x) != e->level))
+    if (!ms_ca_subject_is(x, e->name) ||
+        (e->kind == MS_CA_KIND_CA && ms_x509_level(x) != e->level))
         return ms_error_set(err, MS_EPOLICY,
                             "%s is not the certificate of "
                             "%s",
                             path, e->name);
     if (X509_verify(x, X509_get0_pubkey(ca->cert[e->issuer])) != 1)
         return ms_error_set_ossl(err, MS_EBADSIG, "%s is not signed by %s",
-                                 path, entities[e->issuer].name);
+                                 path, ms_ca_entities[e->issuer].name);
     if (ca->key[i] != NULL && X509_check_private_key(x, ca->key[i]) != 1)
         return ms_error_set_ossl(err, MS_EINVAL,
                                  "the key of %s does not "
@@ -725,16 +733,17 @@ load_entity(ms_ca *ca, const char *dir, int i, const char *pass, ms_error *err)
     char path[PATH_MAX];
     int rc;
 
-    if ((rc = path_of(path, sizeof(path), dir, "certs", entities[i].file,
-                      ".pem", err)) != 0 ||
-        (rc = load_cert(&ca->cert[i], path, err)) != 0)
+    if ((rc = ms_ca_path(path, sizeof(path), dir, "certs",
+                         ms_ca_entities[i].file, ".pem", err)) != 0 ||
+        (rc = ms_ca_cert_load(&ca->cert[i], path, err)) != 0)
         return rc;
-    if (i != 0 && ((rc = path_of(path, sizeof(path), dir, "private",
-                                 entities[i].file, ".key", err)) != 0 ||
-                   (rc = ms_ca_key_load(&ca->key[i], path, pass, err)) != 0))
+    if (i != 0 &&
+        ((rc = ms_ca_path(path, sizeof(path), dir, "private",
+                          ms_ca_entities[i].file, ".key", err)) != 0 ||
+         (rc = ms_ca_key_load(&ca->key[i], path, pass, err)) != 0))
         return rc;
-    (void)path_of(path, sizeof(path), dir, "certs", entities[i].file, ".pem",
-                  NULL); /* fitted above */
+    (void)ms_ca_path(path, sizeof(path), dir, "certs", ms_ca_entities[i].file,
+                     ".pem", NULL); /* fitted above */
     return check_entity(ca, i, path, err);
 }
 
@@ -748,8 +757,10 @@ ms_ca_open(ms_ca **out, const char *dir, const char *passphrase, ms_error *err)
     *out = NULL;
     if ((ca = ms_calloc(1, sizeof(*ca))) == NULL)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
-    for (int i = 0; rc == 0 && i < N_ENT; i++)
+    for (int i = 0; rc == 0 && i < MS_CA_N_ENT; i++)
         rc = load_entity(ca, dir, i, passphrase, err);
+    if (rc == 0)
+        rc = ms_ca_retired_load(ca, dir, passphrase, err);
     if (rc != 0)
         goto out;
     if ((ca->tsa_chain = sk_X509_new_null()) == NULL ||
@@ -769,11 +780,12 @@ ms_ca_close(ms_ca *ca)
 {
     if (ca == NULL)
         return;
-    for (int i = 0; i < N_ENT; i++) {
+    for (int i = 0; i < MS_CA_N_ENT; i++) {
         X509_free(ca->cert[i]);
         EVP_PKEY_free(ca->key[i]); /* OpenSSL wipes the private key */
     }
     sk_X509_pop_free(ca->tsa_chain, X509_free);
+    ms_ca_retired_free(ca);
     ms_free(ca);
 }
 
@@ -800,13 +812,13 @@ ms_ca_get0_issuer_key(const ms_ca *ca, int level)
 X509 *
 ms_ca_get0_tsa_cert(const ms_ca *ca)
 {
-    return ca->cert[TSA_IX];
+    return ca->cert[MS_CA_TSA_IX];
 }
 
 EVP_PKEY *
 ms_ca_get0_tsa_key(const ms_ca *ca)
 {
-    return ca->key[TSA_IX];
+    return ca->key[MS_CA_TSA_IX];
 }
 
 STACK_OF(X509) * ms_ca_get0_tsa_chain(const ms_ca *ca)
@@ -817,11 +829,11 @@ STACK_OF(X509) * ms_ca_get0_tsa_chain(const ms_ca *ca)
 X509 *
 ms_ca_get0_ocsp_cert(const ms_ca *ca, int level)
 {
-    return level >= 1 && level <= 4 ? ca->cert[OCSP_IX(level)] : NULL;
+    return level >= 1 && level <= 4 ? ca->cert[MS_CA_OCSP_IX(level)] : NULL;
 }
 
 EVP_PKEY *
 ms_ca_get0_ocsp_key(const ms_ca *ca, int level)
 {
-    return level >= 1 && level <= 4 ? ca->key[OCSP_IX(level)] : NULL;
+    return level >= 1 && level <= 4 ? ca->key[MS_CA_OCSP_IX(level)] : NULL;
 }

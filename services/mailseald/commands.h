@@ -1,7 +1,8 @@
 /*
  * services/mailseald/commands.h - the operator commands of mailseald, one
  * file each: --init (cmd_init.c), and the data-directory commands issue,
- * revoke (cmd_issue.c) and audit-verify (cmd_audit.c), run as
+ * revoke (cmd_issue.c), audit-verify (cmd_audit.c) and rotate
+ * (cmd_rotate.c), run as
  * `mailseald -d DIR COMMAND ARGS...`.
  *
  * Each returns the exit status: 0 done, 1 error (message on stderr), 2
@@ -35,5 +36,7 @@ void cmd_env_close(cmd_env *env);
 int cmd_issue(const char *config_path, int argc, char **argv);
 int cmd_revoke(const char *config_path, int argc, char **argv);
 int cmd_audit_verify(const char *config_path, int argc, char **argv);
+/* `rotate ocsp|tsa|ca --level N` (cmd_rotate.c). */
+int cmd_rotate(const char *config_path, int argc, char **argv);
 
 #endif

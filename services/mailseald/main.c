@@ -57,6 +57,7 @@ static const dir_command dir_commands[] = {
     {"issue", cmd_issue, "issue a certificate from a CSR"},
     {"revoke", cmd_revoke, "revoke a certificate"},
     {"audit-verify", cmd_audit_verify, "check the audit log's hash chain"},
+    {"rotate", cmd_rotate, "new keys: ocsp | tsa | ca --level N"},
 };
 
 static void

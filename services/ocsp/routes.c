@@ -22,9 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/ocsp.h>
 
 #include "ca/ocsp.h"
 #include "common/log.h"
@@ -105,17 +103,6 @@ out:
 /* ---- RFC 5019 caching headers ---- */
 
 static int
-http_date(char *out, size_t n, const ASN1_GENERALIZEDTIME *t)
-{
-    struct tm tm;
-
-    if (t == NULL || !ASN1_TIME_to_tm(t, &tm) ||
-        strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-        return -1;
-    return 0;
-}
-
-static int
 add_etag(ms_http_response *resp, const ms_buf *der)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -132,49 +119,183 @@ add_etag(ms_http_response *resp, const ms_buf *der)
     return ms_http_response_add_header(resp, "ETag", tag);
 }
 
+/*
+ * One DER TLV at *p (n bytes left; our own output, still bounds-checked):
+ * *tag, *c its contents (*clen bytes); *p and *n move past it. 0 or -1.
+ */
+static int
+tlv(const unsigned char **p, size_t *n, unsigned char *tag,
+    const unsigned char **c, size_t *clen)
+{
+    size_t l, k, hdr = 2;
+
+    if (*n < 2)
+        return -1;
+    *tag = (*p)[0];
+    l = (*p)[1];
+    if (l & 0x80) {
+        k = l & 0x7f;
+        if (k == 0 || k > 4 || *n < 2 + k)
+            return -1;
+        for (l = 0, hdr += k; k > 0; k--)
+            l = (l << 8) | (*p)[hdr - k];
+    }
+    if (l > *n - hdr)
+        return -1;
+    *c = *p + hdr;
+    *clen = l;
+    *p += hdr + l;
+    *n -= hdr + l;
+    return 0;
+}
+
+/* Enters the next TLV if it has tag want: *p, *n become its contents. */
+static int
+enter(const unsigned char **p, size_t *n, unsigned char want)
+{
+    const unsigned char *c;
+    unsigned char tag;
+    size_t clen;
+
+    if (tlv(p, n, &tag, &c, &clen) != 0 || tag != want)
+        return -1;
+    *p = c;
+    *n = clen;
+    return 0;
+}
+
+static int
+skip(const unsigned char **p, size_t *n)
+{
+    const unsigned char *c;
+    unsigned char tag;
+    size_t clen;
+
+    return tlv(p, n, &tag, &c, &clen);
+}
+
+/*
+ * Reads the one SingleResponse of a successful OCSPResponse without
+ * decoding its certificates (d2i of the certificates' keys costs more
+ * than the rest of the request): *this_upd and *next_upd point at the
+ * GeneralizedTime contents (*this_len, *next_len), *nonce is true when the
+ * ResponseData has extensions (we add only the nonce). -1: not a
+ * successful single answer with a nextUpdate.
+ */
+typedef struct resp_times {
+    const unsigned char *this_upd, *next_upd;
+    size_t this_len, next_len;
+    bool nonce;
+} resp_times;
+
+static int
+read_times(resp_times *t, const unsigned char *p, size_t n)
+{
+    const unsigned char *c, *r;
+    unsigned char tag;
+    size_t clen, rn;
+
+    if (enter(&p, &n, 0x30) != 0 || tlv(&p, &n, &tag, &c, &clen) != 0 ||
+        tag != 0x0a || clen != 1 || c[0] != 0 || /* successful */
+        enter(&p, &n, 0xa0) != 0 || enter(&p, &n, 0x30) != 0 ||
+        skip(&p, &n) != 0 || enter(&p, &n, 0x04) != 0 ||      /* response */
+        enter(&p, &n, 0x30) != 0 || enter(&p, &n, 0x30) != 0) /* tbs */
+        return -1;
+    if (n > 0 && p[0] == 0xa0 && skip(&p, &n) != 0) /* version */
+        return -1;
+    if (skip(&p, &n) != 0 || skip(&p, &n) != 0 || /* responderID, produced */
+        tlv(&p, &n, &tag, &r, &rn) != 0 || tag != 0x30)
+        return -1;
+    t->nonce = n > 0 && p[0] == 0xa1;
+    if (tlv(&r, &rn, &tag, &c, &clen) != 0 || tag != 0x30 || rn != 0)
+        return -1; /* not exactly one SingleResponse */
+    if (skip(&c, &clen) != 0 || skip(&c, &clen) != 0 || /* certID, status */
+        tlv(&c, &clen, &tag, &t->this_upd, &t->this_len) != 0 || tag != 0x18 ||
+        enter(&c, &clen, 0xa0) != 0 ||
+        tlv(&c, &clen, &tag, &t->next_upd, &t->next_len) != 0 || tag != 0x18)
+        return -1;
+    return 0;
+}
+
+static long long
+days_from_civil(long long y, unsigned m, unsigned d)
+{
+    long long era;
+    unsigned yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+/* A DER GeneralizedTime "YYYYMMDDHHMMSSZ" to seconds since the epoch. */
+static int
+gt_epoch(time_t *out, const unsigned char *s, size_t n)
+{
+    unsigned v[6];
+    static const unsigned width[6] = {4, 2, 2, 2, 2, 2};
+    size_t i = 0;
+
+    if (n != 15 || s[14] != 'Z')
+        return -1;
+    for (int f = 0; f < 6; f++) {
+        v[f] = 0;
+        for (unsigned w = 0; w < width[f]; w++, i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return -1;
+            v[f] = v[f] * 10 + (unsigned)(s[i] - '0');
+        }
+    }
+    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
+        v[4] > 59 || v[5] > 59)
+        return -1;
+    *out = (time_t)(days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 +
+                    v[4] * 60 + v[5]);
+    return 0;
+}
+
+static int
+http_date(char *out, size_t n, time_t t)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+        return -1;
+    return 0;
+}
+
 /* The caching headers of a successful single answer (see the top). */
 static int
 cache_headers(ms_http_response *resp, const ms_buf *der, long margin)
 {
-    const unsigned char *p = der->data;
-    OCSP_RESPONSE * or = NULL;
-    OCSP_BASICRESP *bs = NULL;
-    ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL, *rev = NULL;
     char last[64], expires[64], cc[96];
-    int reason, rc = 0, day, sec;
-    long age;
+    resp_times t;
+    time_t thisupd, nextupd;
+    long long age;
+    int rc;
 
-    or = d2i_OCSP_RESPONSE(NULL, &p, (long)der->len);
-    if (or == NULL ||
-        OCSP_response_status(or) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
-        (bs = OCSP_response_get1_basic(or)) == NULL)
-        goto out; /* not ours to cache */
-    if (OCSP_BASICRESP_get_ext_by_NID(bs, NID_id_pkix_OCSP_Nonce, -1) >= 0) {
-        rc = ms_http_response_add_header(resp, "Cache-Control", "no-store");
-        goto out;
-    }
-    if (OCSP_resp_count(bs) != 1 ||
-        OCSP_single_get0_status(OCSP_resp_get0(bs, 0), &reason, &rev, &thisupd,
-                                &nextupd) < 0 ||
+    if (read_times(&t, der->data, der->len) != 0)
+        return 0; /* not an answer to cache */
+    if (t.nonce)
+        return ms_http_response_add_header(resp, "Cache-Control", "no-store");
+    if (gt_epoch(&thisupd, t.this_upd, t.this_len) != 0 ||
+        gt_epoch(&nextupd, t.next_upd, t.next_len) != 0 ||
         http_date(last, sizeof(last), thisupd) != 0 ||
-        http_date(expires, sizeof(expires), nextupd) != 0 ||
-        !ASN1_TIME_diff(&day, &sec, NULL, nextupd))
-        goto out;
-    age = (long)day * 86400 + sec - margin;
+        http_date(expires, sizeof(expires), nextupd) != 0)
+        return 0;
+    age = (long long)(nextupd - time(NULL)) - margin;
     (void)snprintf(cc, sizeof(cc),
-                   "max-age=%ld, public, no-transform, "
-                   "must-revalidate",
-                   age > 0 ? age : 0); /* fits */
+                   "max-age=%lld, public, no-transform, must-revalidate",
+                   age > 0 ? age : 0LL); /* fits */
     if ((rc = ms_http_response_add_header(resp, "Cache-Control", cc)) != 0 ||
         (rc = ms_http_response_add_header(resp, "Last-Modified", last)) != 0 ||
         (rc = ms_http_response_add_header(resp, "Expires", expires)) != 0)
-        goto out;
-    rc = add_etag(resp, der);
-out:
-    ERR_clear_error(); /* a refusal above is not an error */
-    OCSP_BASICRESP_free(bs);
-    OCSP_RESPONSE_free(or);
-    return rc;
+        return rc;
+    return add_etag(resp, der);
 }
 
 /* ---- answering ---- */
