@@ -254,32 +254,38 @@ check "TSA serials: all distinct, each batch above the one before the kill" \
 # --------------------------------------------------- SIGTERM in flight
 S=$WORK/term
 mkdir -p "$S"
-SLOW=3
+# The slow requests: three timestamps and one issuance. curl sends the
+# headers and half of the body (Content-Length: the whole), the rest only
+# after SIGTERM. Once the daemon has accepted all of these connections
+# they are in flight.
+SLOW_PATH=(/tsa /tsa /tsa /ca/issue)
+SLOW_TYPE=(application/timestamp-query application/timestamp-query
+    application/timestamp-query application/json)
+SLOW_BODY=("$R/ts.tsq" "$R/ts.tsq" "$R/ts.tsq" "$R/issue.json")
+SLOW=${#SLOW_PATH[@]}
 
-# The slow requests: curl sends the headers and half of a TimeStampReq
-# (Content-Length: the whole), the rest only after SIGTERM. Once the daemon
-# has accepted all SLOW connections they are in flight.
 start_slow() {
     local i len
-    len=$(stat -c %s "$R/ts.tsq")
-    head -c $((len / 2)) "$R/ts.tsq" >"$S/head"
-    tail -c +$((len / 2 + 1)) "$R/ts.tsq" >"$S/tail"
     # curl sends the body until EOF on its FIFO: every curl is started
     # before any FIFO is opened here, so none holds another's write end.
     for i in $(seq "$SLOW"); do
+        len=$(stat -c %s "${SLOW_BODY[i - 1]}")
+        head -c $((len / 2)) "${SLOW_BODY[i - 1]}" >"$S/head$i"
+        tail -c +$((len / 2 + 1)) "${SLOW_BODY[i - 1]}" >"$S/tail$i"
         rm -f "$S/fifo$i"
         mkfifo "$S/fifo$i"
-        curl -s --max-time 60 -X POST -T "$S/fifo$i" -o "$S/slow$i.tsr" \
-            -w '%{http_code}' -H 'Content-Type: application/timestamp-query' \
+        curl -s --max-time 60 -X POST -T "$S/fifo$i" -o "$S/slow$i.out" \
+            -w '%{http_code}' -H "Content-Type: ${SLOW_TYPE[i - 1]}" \
+            -H "Authorization: Bearer $ADMIN_TOKEN" \
             -H 'Transfer-Encoding:' -H 'Expect:' -H "Content-Length: $len" \
-            "$URL/tsa" >"$S/slow$i.code" 2>"$S/slow$i.err" &
+            "$URL${SLOW_PATH[i - 1]}" >"$S/slow$i.code" 2>"$S/slow$i.err" &
         echo $! >"$S/slow$i.pid"
     done
     for i in $(seq "$SLOW"); do
         # read-write: the open never blocks, whatever curl does
         exec {fd}<>"$S/fifo$i"
         eval "SLOW_FD$i=$fd"
-        cat "$S/head" >&"$fd"
+        cat "$S/head$i" >&"$fd"
     done
 }
 
@@ -297,7 +303,7 @@ accepted() {
         grep -c "pid=$DPID,")" -ge "$1" ]
 }
 
-# The fast burst: 40 requests (timestamps and OCSP GETs), 8 at a time;
+# The fast burst: 40 timestamp requests, 8 at a time;
 # each leaves "EXIT HTTP-CODE BYTES" in S/burst-I.res.
 burst_one() {
     local i=$1 rc=0 out
@@ -331,7 +337,7 @@ kill -TERM "$DPID"
 for i in $(seq "$SLOW"); do
     fd_var=SLOW_FD$i
     fd=${!fd_var}
-    cat "$S/tail" 1>&"$fd" 2>/dev/null || true
+    cat "$S/tail$i" 1>&"$fd" 2>/dev/null || true
     close_slow "$fd_var"
 done
 if poll 30 eval '! kill -0 "$DPID" 2>/dev/null'; then
@@ -350,12 +356,23 @@ check "SIGTERM with requests in flight: mailseald exits 0 (got $term_rc)" \
     test "$term_rc" = 0
 
 slow_answered() {
-    local i
+    local i serial
     for i in $(seq "$SLOW"); do
-        echo "slow $i: HTTP $(cat "$S/slow$i.code") $(cat "$S/slow$i.err")"
-        [ "$(cat "$S/slow$i.code")" = 200 ]
-        openssl ts -verify -queryfile "$R/ts.tsq" -in "$S/slow$i.tsr" \
-            -CAfile "$ROOT" -untrusted "$D/certs/tsa.pem"
+        echo "slow $i ${SLOW_PATH[i - 1]}: HTTP $(cat "$S/slow$i.code")" \
+            "$(cat "$S/slow$i.err")"
+        if [ "${SLOW_PATH[i - 1]}" = /tsa ]; then
+            [ "$(cat "$S/slow$i.code")" = 200 ]
+            openssl ts -verify -queryfile "$R/ts.tsq" -in "$S/slow$i.out" \
+                -CAfile "$ROOT" -untrusted "$D/certs/tsa.pem"
+        else
+            # the issuance answered is stored, as answered
+            [ "$(cat "$S/slow$i.code")" = 201 ]
+            serial=$(jq -r .serial "$S/slow$i.out")
+            jq -r .certificate "$S/slow$i.out" >"$S/slow$i.pem"
+            [ "$(db_sql "SELECT lower(hex(der)) FROM certs WHERE \
+                serial_hex = '$serial'")" = "$(openssl x509 -in "$S/slow$i.pem" \
+                -outform DER | xxd -p | tr -d '\n')" ]
+        fi
     done
 }
 
@@ -387,7 +404,8 @@ burst_clean() {
     [ "$answered" -ge 3 ]
 }
 
-check "the $SLOW requests accepted before SIGTERM were answered in full" slow_answered
+check "the $SLOW requests accepted before SIGTERM (3 TSA, 1 issue) answered in full" \
+    slow_answered
 check "the burst: every request answered (verifies) or cleanly refused" burst_clean
 check "no sanitizer report in the daemon log" no_sanitizer_report
 finish
