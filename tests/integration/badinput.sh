@@ -357,6 +357,42 @@ http_good() {
     [ "$(db_sql "SELECT count(*) FROM certs WHERE serial_hex = '$serial'")" = 1 ]
 }
 
+# Revocation refusals: unknown serial, bad reason, already revoked (the
+# first record stays: reason superseded, not the second keyCompromise).
+revoke_refused() {
+    local s rc=0
+    s=$(cat "$WORK/certs/good.serial")
+    store_snapshot "$B/store1" # after the control issuance
+    "$MSD" -d "$D" revoke --serial 0badbad0 2>"$B/rv.err" || rc=$?
+    cat "$B/rv.err"
+    [ "$rc" -eq 1 ] && grep -qi 'no certificate\|not found\|unknown' "$B/rv.err"
+    rc=0
+    "$MSD" -d "$D" revoke --serial "$s" --reason bogus 2>"$B/rv.err" || rc=$?
+    cat "$B/rv.err"
+    [ "$rc" -ne 0 ] && grep -qi 'reason' "$B/rv.err"
+    jq -n '{serial: "0badbad0", reason: "keyCompromise"}' >"$B/rv1.json"
+    want 404 "$(admin_post /ca/revoke "$B/r1" "$B/rv1.json")"
+    json_error "$B/r1"
+    jq -n --arg s "$s" '{serial: $s, reason: "bogus"}' >"$B/rv2.json"
+    want 400 "$(admin_post /ca/revoke "$B/r2" "$B/rv2.json")"
+    json_error "$B/r2"
+    store_unchanged "$B/store1"
+    # revoked once, then refused twice
+    jq -n --arg s "$s" '{serial: $s, reason: "superseded"}' >"$B/rv3.json"
+    want 200 "$(admin_post /ca/revoke "$B/r3" "$B/rv3.json")"
+    store_snapshot "$B/store2"
+    rc=0
+    "$MSD" -d "$D" revoke --serial "$s" --reason keyCompromise \
+        2>"$B/rv.err" || rc=$?
+    cat "$B/rv.err"
+    [ "$rc" -eq 1 ] && grep -qi 'already revoked' "$B/rv.err"
+    jq -n --arg s "$s" '{serial: $s, reason: "keyCompromise"}' >"$B/rv4.json"
+    want 409 "$(admin_post /ca/revoke "$B/r4" "$B/rv4.json")"
+    json_error "$B/r4"
+    store_unchanged "$B/store2"
+    [ "$(db_sql "SELECT reason FROM revocations WHERE serial_hex = '$s'")" = 4 ]
+}
+
 check "/tsa: malformed DER -> 400 JSON, nothing stored" tsa_malformed
 check "/tsa: trailing garbage -> 400" tsa_trailing
 check "body over max_body -> 413 (/tsa, /ocsp); exactly max_body -> 400" oversized
@@ -370,6 +406,7 @@ check "POST /ca/issue and /ca/revoke: no, wrong, short, long token -> 401" http_
 check "POST /ca/issue: extra SAN, other mailbox, bad signature, RSA-1024 -> 4xx" http_bad_csrs
 check "POST /ca/issue: missing fields, bad level/use, broken JSON -> 400/422" http_missing_fields
 check "POST /ca/issue with the token and a good CSR -> 201 (control)" http_good
+check "revoke: unknown serial 1/404, bad reason, again 1/409; first record kept" revoke_refused
 check "audit chain intact after it all" audit_rows
 
 term_rc=0

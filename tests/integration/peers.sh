@@ -167,6 +167,10 @@ ocsp_good_no_nonce() {
     expect_fail grep -q 'OCSP Nonce' "$WORK/ocsp-nonce.txt"
     ocsp v1 1 "$WORK/ocsp-v1.txt"
     grep -q "v1.pem: good\$" "$WORK/ocsp-v1.txt"
+    # two certificates in one request, two answers
+    ocsp v3a 3 "$WORK/ocsp-two.txt" -cert "$C/v3enc.pem"
+    grep -q "v3a.pem: good\$" "$WORK/ocsp-two.txt"
+    grep -q "v3enc.pem: good\$" "$WORK/ocsp-two.txt"
 }
 
 ocsp_unknown() {
@@ -422,7 +426,7 @@ fi
 check "issue (command and POST /ca/issue): V1..V4 signing, V3 RSA encryption" issue_all
 check "openssl verify -purpose smimesign/smimeencrypt accepts them" openssl_verify_purposes
 check "openssl ocsp: good, nonce echoed, delegated responder verified" ocsp_good_nonce
-check "openssl ocsp -no_nonce: good, no nonce" ocsp_good_no_nonce
+check "openssl ocsp -no_nonce: good, no nonce; two certificates at once" ocsp_good_no_nonce
 check "openssl ocsp -serial never issued: unknown" ocsp_unknown
 if [ -z "$PG_URL_FILE" ]; then
     check "OCSP GET form verifies, cacheable; a nonce answer is not" ocsp_get_form
