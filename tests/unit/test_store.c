@@ -934,15 +934,24 @@ static void
 test_store__pg_reconnects(void **state)
 {
     fixture *f = *state;
-    ms_store *s = open_ok(f->url);
+    char url[sizeof(pg_url) + 64];
+    ms_store *s;
     uint64_t v = 0;
     ms_error err;
+    int n;
 
+    /* Its own application name: only this handle's backend is ended, not
+     * those of other tests (or daemons) using the same cluster. */
+    n = snprintf(url, sizeof(url), "%s%capplication_name=ms-store-reconnect",
+                 f->url, strchr(f->url, '?') != NULL ? '&' : '?');
+    assert_true(n > 0 && n < (int)sizeof(url));
+    s = open_ok(url);
     assert_int_equal(ms_store_next_serial(s, "tsa", &v, &err), 0);
     assert_int_equal(pg_raw_count("SELECT count(*) FILTER"
                                   " (WHERE pg_terminate_backend(pid, 10000))"
                                   " FROM pg_stat_activity"
-                                  " WHERE application_name = 'mailseal'"
+                                  " WHERE application_name ="
+                                  " 'ms-store-reconnect'"
                                   " AND usename = current_user"
                                   " AND pid <> pg_backend_pid()"),
                      1);
