@@ -4,15 +4,15 @@
 # /healthz, one certificate issued by the command, `openssl ocsp` says good,
 # one timestamp verified by `openssl ts -verify`, a CRL verified by
 # `openssl crl -CAfile`, SIGTERM exits 0. Every wait is a bounded poll.
-# Exit 77 (skip) when curl or openssl is missing.
+# Fails at once when curl or openssl is missing (make deps installs them).
 set -euo pipefail
 
 bin=${1:?usage: mailseald-smoke.sh MAILSEALD SCRATCH}
 dir=${2:?usage: mailseald-smoke.sh MAILSEALD SCRATCH}
 for tool in curl openssl; do
     if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool is not installed (tools/install-deps.sh)"
-        exit 77
+        echo "FAIL: $tool is not installed (make deps installs it)"
+        exit 1
     fi
 done
 rm -rf "$dir"

@@ -3,15 +3,16 @@
 # HTTP on 127.0.0.1: config check (-n) and print (-T), /healthz, 404, 405,
 # 413, request IDs in headers and the log, SIGHUP (level applied, broken
 # config kept old, restart-only keys kept), 200 parallel requests, SIGTERM.
-# Every wait is a bounded poll. Exit 77 (skip) when curl or jq is missing.
+# Every wait is a bounded poll. Fails at once when curl or jq is
+# missing (make deps installs them).
 set -euo pipefail
 
 bin=${1:?usage: mailseald.sh MAILSEALD SCRATCH}
 dir=${2:?usage: mailseald.sh MAILSEALD SCRATCH}
 for tool in curl jq; do
     if ! command -v "$tool" >/dev/null; then
-        echo "SKIP: $tool is not installed (tools/install-deps.sh)"
-        exit 77
+        echo "FAIL: $tool is not installed (make deps installs it)"
+        exit 1
     fi
 done
 rm -rf "$dir"
