@@ -62,6 +62,9 @@ static const struct {
     {NID_sha3_512, 64, MS_TSA_MD_SHA3_512},
 };
 
+/* Idle signing contexts kept (more threads simply make more). */
+#define SIGN_POOL_MAX 64
+
 struct ms_tsa {
     X509 *cert;
     EVP_PKEY *key;
@@ -87,6 +90,16 @@ struct ms_tsa {
     uint64_t block;
     pthread_mutex_t lock;
     uint64_t next, end; /* serials left: [next, end) */
+    /*
+     * Signing contexts initialised once (EVP_PKEY_sign_init and the digest
+     * set), reused by one request at a time: OpenSSL 3.0 fetches the
+     * algorithms under global locks on every EVP_DigestSignInit, which
+     * costs more than the P-256 signature itself when threads contend.
+     * pool_lock guards only the list, never a signature.
+     */
+    pthread_mutex_t pool_lock;
+    EVP_PKEY_CTX *pool[SIGN_POOL_MAX];
+    size_t npool;
 };
 
 /* A refusal: status text and failInfo bits. */
@@ -591,6 +604,13 @@ ms_tsa_new(ms_tsa **out, const ms_tsa_options *opt, X509 *cert, EVP_PKEY *key,
         rc = ms_error_set(err, MS_ENOMEM, "cannot create the TSA lock");
         goto out;
     }
+    if (pthread_mutex_init(&t->pool_lock, NULL) != 0) {
+        (void)pthread_mutex_destroy(&t->lock);
+        ms_free(t);
+        t = NULL;
+        rc = ms_error_set(err, MS_ENOMEM, "cannot create the TSA lock");
+        goto out;
+    }
     template_bufs(t, bufs);
     for (size_t i = 0; i < TEMPLATE_BUFS; i++)
         ms_buf_init(bufs[i], 0);
@@ -621,6 +641,9 @@ ms_tsa_free(ms_tsa *t)
     template_bufs(t, bufs);
     for (size_t i = 0; i < TEMPLATE_BUFS; i++)
         ms_buf_cleanup(bufs[i]);
+    for (size_t i = 0; i < t->npool; i++)
+        EVP_PKEY_CTX_free(t->pool[i]);
+    (void)pthread_mutex_destroy(&t->pool_lock);
     (void)pthread_mutex_destroy(&t->lock); /* unlocked: nobody else uses t */
     ms_free(t);
 }
@@ -866,20 +889,62 @@ build_signed_attrs(ms_buf *out, const ms_tsa *t, const unsigned char *md,
     return w.rc;
 }
 
-static int
-sign_attrs(unsigned char *sig, size_t *sig_len, const ms_tsa *t,
-           const ms_buf *attrs, ms_error *err)
+/* A signing context for t->key and t->sign_md: from the pool or new. */
+static EVP_PKEY_CTX *
+sign_ctx_get(ms_tsa *t)
 {
-    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *c = NULL;
+
+    MS_ASSERT(pthread_mutex_lock(&t->pool_lock) == 0);
+    if (t->npool > 0)
+        c = t->pool[--t->npool];
+    MS_ASSERT(pthread_mutex_unlock(&t->pool_lock) == 0);
+    if (c != NULL)
+        return c;
+    if ((c = EVP_PKEY_CTX_new_from_pkey(NULL, t->key, NULL)) == NULL ||
+        EVP_PKEY_sign_init(c) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(c, t->sign_md) != 1) {
+        EVP_PKEY_CTX_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Returns c to the pool (or frees it when the pool is full). */
+static void
+sign_ctx_put(ms_tsa *t, EVP_PKEY_CTX *c)
+{
+    MS_ASSERT(pthread_mutex_lock(&t->pool_lock) == 0);
+    if (t->npool < SIGN_POOL_MAX) {
+        t->pool[t->npool++] = c;
+        c = NULL;
+    }
+    MS_ASSERT(pthread_mutex_unlock(&t->pool_lock) == 0);
+    EVP_PKEY_CTX_free(c);
+}
+
+static int
+sign_attrs(unsigned char *sig, size_t *sig_len, ms_tsa *t, const ms_buf *attrs,
+           ms_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_PKEY_CTX *c;
     int rc = 0;
 
-    if (mctx == NULL ||
-        EVP_DigestSignInit_ex(mctx, NULL, EVP_MD_get0_name(t->sign_md), NULL,
-                              NULL, t->key, NULL) != 1 ||
-        EVP_DigestSign(mctx, sig, sig_len, attrs->data, attrs->len) != 1)
+    if (EVP_Digest(attrs->data, attrs->len, md, &md_len, t->sign_md, NULL) !=
+        1)
+        return ms_error_set_ossl(err, MS_ERR, "cannot hash the attributes");
+    if ((c = sign_ctx_get(t)) == NULL)
+        return ms_error_set_ossl(err, MS_ERR, "no TSA signing context");
+    if (EVP_PKEY_sign(c, sig, sig_len, md, md_len) != 1) {
         rc = ms_error_set_ossl(err, MS_ERR, "the TSA signature failed");
-    EVP_MD_CTX_free(mctx);
-    return rc;
+        /* A context that failed is not trusted again. */
+        EVP_PKEY_CTX_free(c);
+        return rc;
+    }
+    sign_ctx_put(t, c);
+    return 0;
 }
 
 /* The lengths of the token's nested parts, inner first. */
@@ -950,7 +1015,7 @@ append_granted(ms_buf *out, const ms_tsa *t, bool certs, const ms_buf *tst,
 }
 
 static int
-grant(const ms_tsa *t, TS_REQ *r, uint64_t serial, time_t now, ms_buf *out,
+grant(ms_tsa *t, TS_REQ *r, uint64_t serial, time_t now, ms_buf *out,
       ms_error *err)
 {
     unsigned char md[EVP_MAX_MD_SIZE], sig[MAX_SIGNATURE];
