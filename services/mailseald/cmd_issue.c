@@ -225,6 +225,7 @@ cmd_revoke(const char *config_path, int argc, char **argv)
         {"reason", required_argument, NULL, O_REASON},
         {NULL, 0, NULL, 0},
     };
+    char canon[MS_STORE_SERIAL_HEX_MAX + 2];
     const char *serial = NULL;
     long long level = 0;
     int c, reason = 0, bad = 0, lv, rc;
@@ -248,6 +249,12 @@ cmd_revoke(const char *config_path, int argc, char **argv)
         revoke_usage(stderr);
         return 2;
     }
+    /* The store's spelling, so the message names what was revoked. */
+    if (ms_ca_serial_canonical(canon, sizeof(canon), serial, &err) != 0) {
+        (void)fprintf(stderr, "mailseald: revoke: %s\n", err.msg);
+        return 1;
+    }
+    serial = canon;
     if (cmd_env_open(&env, config_path, true) != 0)
         return 1;
     lv = (int)level;
