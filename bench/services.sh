@@ -196,8 +196,9 @@ ms_init()
 ms_start()
 {
     local dir=$1 conf=$1/mailseald.conf i
-    sed -i '/^[[:space:]]*listen[[:space:]]*=/d' "$conf"
-    echo "listen = 127.0.0.1:0" >>"$conf"
+    sed -i '/^[[:space:]]*\(listen\|access_log\)[[:space:]]*=/d' "$conf"
+    # As uts-server and nginx here: no per-request access log line.
+    printf 'listen = 127.0.0.1:0\naccess_log = no\n' >>"$conf"
     rm -f "$dir/port"
     "$ms" -c "$conf" --port-file "$dir/port" >"$dir.log" 2>&1 &
     pids="$pids $!"

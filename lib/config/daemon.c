@@ -105,6 +105,9 @@ static const ms_config_key keys[] = {
      "timestamp accuracy, seconds", NULL},
     {"log_level", MS_CONFIG_ENUM, "info", 0, 0, log_levels, OFF(log_level), R,
      "error, warning, info or debug", NULL},
+    {"access_log", MS_CONFIG_BOOL, "yes", 0, 0, NULL, OFF(access_log), R,
+     "one info line per request (no: only warnings and errors of requests)",
+     NULL},
 };
 /* clang-format on */
 

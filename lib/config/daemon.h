@@ -54,6 +54,7 @@ typedef struct ms_daemon_config {
     long long cert_validity_days; /* days */
     long long tsa_accuracy;       /* seconds */
     int log_level;                /* MS_LOGLEVEL_* */
+    bool access_log;              /* one info line per request */
 
     char *source;    /* file it came from ("-" for text) */
     atomic_int refs; /* private: reference count */

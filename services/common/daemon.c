@@ -91,6 +91,7 @@ static void
 apply_level(const daemon_state *d, const ms_daemon_config *c)
 {
     ms_log_set_level(d->o->verbose ? MS_LOGLEVEL_DEBUG : c->log_level);
+    ms_log_set_access(c->access_log || d->o->verbose);
 }
 
 /* ------------------------------------------------------------------ */

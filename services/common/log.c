@@ -14,6 +14,7 @@
 static const char *prog_name = "mailseal";
 static long prog_pid;
 static atomic_int cur_level = MS_LOGLEVEL_INFO;
+static atomic_bool access_on = true;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
@@ -139,6 +140,12 @@ ms_log_quote(char *out, size_t outsz, const char *s)
 }
 
 void
+ms_log_set_access(bool on)
+{
+    atomic_store(&access_on, on);
+}
+
+void
 ms_log_access(const ms_http_access *a, void *arg)
 {
     char path[4 * QUOTE_MAX + 4], method[40], when[32];
@@ -146,7 +153,7 @@ ms_log_access(const ms_http_access *a, void *arg)
     struct tm tm;
 
     (void)arg;
-    if (!ms_log_enabled(MS_LOGLEVEL_INFO))
+    if (!atomic_load(&access_on) || !ms_log_enabled(MS_LOGLEVEL_INFO))
         return;
     if (clock_gettime(CLOCK_REALTIME, &now) != 0 ||
         gmtime_r(&now.tv_sec, &tm) == NULL ||

@@ -19,6 +19,8 @@
 
 /* prog (static storage) names the program in every line. */
 void ms_log_init(const char *prog);
+/* Whether ms_log_access() writes its line (default yes). */
+void ms_log_set_access(bool on);
 /* Lines above level (MS_LOGLEVEL_*) are dropped from now on. */
 void ms_log_set_level(int level);
 int ms_log_get_level(void);

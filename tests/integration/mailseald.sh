@@ -181,6 +181,20 @@ logged "$id2" && fail "log_level warning was not applied"
 logged "$id3" && fail "the broken config changed the level"
 ok "SIGHUP applies log_level, keeps the old config when broken, reports restart-only keys"
 
+write_conf info "access_log = no"
+kill -HUP "$pid"
+poll 10 test "$(reloads)" -ge 3 || fail "no third reload"
+request GET /healthz
+id5=$rid
+write_conf info
+kill -HUP "$pid"
+poll 10 test "$(reloads)" -ge 4 || fail "no fourth reload"
+request GET /healthz
+id6=$rid
+poll 10 logged "$id6" || fail "access_log = yes not restored"
+logged "$id5" && fail "access_log = no still logged the request"
+ok "SIGHUP applies access_log = no (and back)"
+
 # --- load -------------------------------------------------------------------
 seq 200 | xargs -P 40 -I{} curl -s --max-time 20 -o /dev/null \
     -w '%{http_code}\n' "$url/healthz?n={}" >"$dir/codes" || true
