@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "ca/ocsp.h"
+#include "cms/der.h"
 #include "common/log.h"
 #include "common/module.h"
 #include "common/service.h"
@@ -120,141 +121,82 @@ add_etag(ms_http_response *resp, const ms_buf *der)
 }
 
 /*
- * One DER TLV at *p (n bytes left; our own output, still bounds-checked):
- * *tag, *c its contents (*clen bytes); *p and *n move past it. 0 or -1.
- */
-static int
-tlv(const unsigned char **p, size_t *n, unsigned char *tag,
-    const unsigned char **c, size_t *clen)
-{
-    size_t l, k, hdr = 2;
-
-    if (*n < 2)
-        return -1;
-    *tag = (*p)[0];
-    l = (*p)[1];
-    if (l & 0x80) {
-        k = l & 0x7f;
-        if (k == 0 || k > 4 || *n < 2 + k)
-            return -1;
-        for (l = 0, hdr += k; k > 0; k--)
-            l = (l << 8) | (*p)[hdr - k];
-    }
-    if (l > *n - hdr)
-        return -1;
-    *c = *p + hdr;
-    *clen = l;
-    *p += hdr + l;
-    *n -= hdr + l;
-    return 0;
-}
-
-/* Enters the next TLV if it has tag want: *p, *n become its contents. */
-static int
-enter(const unsigned char **p, size_t *n, unsigned char want)
-{
-    const unsigned char *c;
-    unsigned char tag;
-    size_t clen;
-
-    if (tlv(p, n, &tag, &c, &clen) != 0 || tag != want)
-        return -1;
-    *p = c;
-    *n = clen;
-    return 0;
-}
-
-static int
-skip(const unsigned char **p, size_t *n)
-{
-    const unsigned char *c;
-    unsigned char tag;
-    size_t clen;
-
-    return tlv(p, n, &tag, &c, &clen);
-}
-
-/*
  * Reads the one SingleResponse of a successful OCSPResponse without
  * decoding its certificates (d2i of the certificates' keys costs more
- * than the rest of the request): *this_upd and *next_upd point at the
- * GeneralizedTime contents (*this_len, *next_len), *nonce is true when the
- * ResponseData has extensions (we add only the nonce). -1: not a
- * successful single answer with a nextUpdate.
+ * than the rest of the request): *this_upd and *next_upd are the
+ * GeneralizedTime contents, nonce is true when the ResponseData has
+ * extensions (we add only the nonce). -1: not a successful single answer
+ * with a nextUpdate. Our own output, still bounds-checked (cms/der.h).
  */
 typedef struct resp_times {
-    const unsigned char *this_upd, *next_upd;
-    size_t this_len, next_len;
+    ms_der this_upd, next_upd;
     bool nonce;
 } resp_times;
 
-static int
-read_times(resp_times *t, const unsigned char *p, size_t n)
+/* Enters the next TLV of *in if it has tag want: *in becomes its contents. */
+static bool
+enter(ms_der *in, unsigned char want)
 {
-    const unsigned char *c, *r;
     unsigned char tag;
-    size_t clen, rn;
+    ms_der c;
 
-    if (enter(&p, &n, 0x30) != 0 || tlv(&p, &n, &tag, &c, &clen) != 0 ||
-        tag != 0x0a || clen != 1 || c[0] != 0 || /* successful */
-        enter(&p, &n, 0xa0) != 0 || enter(&p, &n, 0x30) != 0 ||
-        skip(&p, &n) != 0 || enter(&p, &n, 0x04) != 0 ||      /* response */
-        enter(&p, &n, 0x30) != 0 || enter(&p, &n, 0x30) != 0) /* tbs */
-        return -1;
-    if (n > 0 && p[0] == 0xa0 && skip(&p, &n) != 0) /* version */
-        return -1;
-    if (skip(&p, &n) != 0 || skip(&p, &n) != 0 || /* responderID, produced */
-        tlv(&p, &n, &tag, &r, &rn) != 0 || tag != 0x30)
-        return -1;
-    t->nonce = n > 0 && p[0] == 0xa1;
-    if (tlv(&r, &rn, &tag, &c, &clen) != 0 || tag != 0x30 || rn != 0)
-        return -1; /* not exactly one SingleResponse */
-    if (skip(&c, &clen) != 0 || skip(&c, &clen) != 0 || /* certID, status */
-        tlv(&c, &clen, &tag, &t->this_upd, &t->this_len) != 0 || tag != 0x18 ||
-        enter(&c, &clen, 0xa0) != 0 ||
-        tlv(&c, &clen, &tag, &t->next_upd, &t->next_len) != 0 || tag != 0x18)
-        return -1;
-    return 0;
+    if (!ms_der_next(in, &tag, &c) || tag != want)
+        return false;
+    *in = c;
+    return true;
 }
 
-static long long
-days_from_civil(long long y, unsigned m, unsigned d)
+static bool
+skip(ms_der *in)
 {
-    long long era;
-    unsigned yoe, doy, doe;
+    unsigned char tag;
+    ms_der c;
 
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (long long)doe - 719468;
+    return ms_der_next(in, &tag, &c);
+}
+
+static int
+read_times(resp_times *t, const unsigned char *der, size_t len)
+{
+    ms_der in = {der, len}, c, r;
+    unsigned char tag;
+
+    if (!enter(&in, 0x30) || !ms_der_next(&in, &tag, &c) || tag != 0x0a ||
+        c.len != 1 || c.p[0] != 0 || /* successful */
+        !enter(&in, 0xa0) || !enter(&in, 0x30) || !skip(&in) ||
+        !enter(&in, 0x04) || !enter(&in, 0x30) || !enter(&in, 0x30))
+        return -1; /* responseBytes, BasicOCSPResponse, tbsResponseData */
+    if (in.len > 0 && in.p[0] == 0xa0 && !skip(&in)) /* version */
+        return -1;
+    if (!skip(&in) || !skip(&in) || /* responderID, producedAt */
+        !ms_der_next(&in, &tag, &r) || tag != 0x30)
+        return -1;
+    t->nonce = in.len > 0 && in.p[0] == 0xa1;
+    if (!ms_der_next(&r, &tag, &c) || tag != 0x30 || r.len != 0)
+        return -1; /* not exactly one SingleResponse */
+    if (!skip(&c) || !skip(&c) || /* certID, certStatus */
+        !ms_der_next(&c, &tag, &t->this_upd) || tag != 0x18 ||
+        !enter(&c, 0xa0) || !ms_der_next(&c, &tag, &t->next_upd) ||
+        tag != 0x18)
+        return -1;
+    return 0;
 }
 
 /* A DER GeneralizedTime "YYYYMMDDHHMMSSZ" to seconds since the epoch. */
 static int
-gt_epoch(time_t *out, const unsigned char *s, size_t n)
+gt_epoch(time_t *out, const ms_der *gt)
 {
-    unsigned v[6];
-    static const unsigned width[6] = {4, 2, 2, 2, 2, 2};
-    size_t i = 0;
+    const unsigned char *s = gt->p;
+    char iso[sizeof("YYYY-MM-DDTHH:MM:SSZ")];
 
-    if (n != 15 || s[14] != 'Z')
+    if (gt->len != 15 || memchr(s, '\0', 15) != NULL)
         return -1;
-    for (int f = 0; f < 6; f++) {
-        v[f] = 0;
-        for (unsigned w = 0; w < width[f]; w++, i++) {
-            if (s[i] < '0' || s[i] > '9')
-                return -1;
-            v[f] = v[f] * 10 + (unsigned)(s[i] - '0');
-        }
-    }
-    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-        v[4] > 59 || v[5] > 59)
-        return -1;
-    *out = (time_t)(days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 +
-                    v[4] * 60 + v[5]);
-    return 0;
+    /* ms_time_parse (RFC 3339) checks the digits and ranges. */
+    (void)snprintf(iso, sizeof(iso), "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s%c",
+                   (const char *)s, (const char *)s + 4, (const char *)s + 6,
+                   (const char *)s + 8, (const char *)s + 10,
+                   (const char *)s + 12, (char)s[14]);
+    return ms_time_parse(out, iso, NULL) == 0 && s[14] == 'Z' ? 0 : -1;
 }
 
 static int
@@ -282,8 +224,8 @@ cache_headers(ms_http_response *resp, const ms_buf *der, long margin)
         return 0; /* not an answer to cache */
     if (t.nonce)
         return ms_http_response_add_header(resp, "Cache-Control", "no-store");
-    if (gt_epoch(&thisupd, t.this_upd, t.this_len) != 0 ||
-        gt_epoch(&nextupd, t.next_upd, t.next_len) != 0 ||
+    if (gt_epoch(&thisupd, &t.this_upd) != 0 ||
+        gt_epoch(&nextupd, &t.next_upd) != 0 ||
         http_date(last, sizeof(last), thisupd) != 0 ||
         http_date(expires, sizeof(expires), nextupd) != 0)
         return 0;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ca/tsa.h"
+#include "cms/der.h"
 #include "common/log.h"
 #include "common/module.h"
 #include "common/service.h"
@@ -75,30 +76,6 @@ out:
     return 0;
 }
 
-/* Reads a DER tag and length at *p (n bytes left); 0 or -1. */
-static int
-der_header(const unsigned char **p, size_t *n, unsigned char tag, size_t *len)
-{
-    size_t l, k;
-
-    if (*n < 2 || (*p)[0] != tag)
-        return -1;
-    l = (*p)[1];
-    *p += 2;
-    *n -= 2;
-    if (l & 0x80) {
-        k = l & 0x7f;
-        if (k == 0 || k > 4 || *n < k)
-            return -1;
-        for (l = 0; k > 0; k--, (*p)++, (*n)--)
-            l = (l << 8) | (*p)[0];
-    }
-    if (l > *n)
-        return -1;
-    *len = l;
-    return 0;
-}
-
 /*
  * True when the TimeStampResp der grants a token: its PKIStatusInfo's
  * status is granted (0) or grantedWithMods (1).
@@ -106,14 +83,14 @@ der_header(const unsigned char **p, size_t *n, unsigned char tag, size_t *len)
 static bool
 granted(const ms_buf *der)
 {
-    const unsigned char *p = der->data;
-    size_t n = der->len, len;
+    ms_der in = {der->data, der->len}, resp, info, status;
+    unsigned char tag;
 
-    if (der_header(&p, &n, 0x30, &len) != 0 || /* TimeStampResp */
-        der_header(&p, &n, 0x30, &len) != 0 || /* PKIStatusInfo */
-        der_header(&p, &n, 0x02, &len) != 0 || len != 1)
+    if (!ms_der_next(&in, &tag, &resp) || tag != 0x30 || /* TimeStampResp */
+        !ms_der_next(&resp, &tag, &info) || tag != 0x30 || /* PKIStatusInfo */
+        !ms_der_next(&info, &tag, &status) || tag != 0x02 || status.len != 1)
         return false;
-    return p[0] == 0 || p[0] == 1;
+    return status.p[0] == 0 || status.p[0] == 1;
 }
 
 static int
