@@ -4,6 +4,7 @@
  * short static text saying why not; ms_lint_cert() runs them all.
  */
 #include "ca/lint.h"
+#include "ca/lint_int.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,8 +58,8 @@ ascii_alnum(unsigned char c)
            (c >= 'A' && c <= 'Z');
 }
 
-static bool
-nid_in(int nid, const int *set, size_t n)
+bool
+ms_lint_nid_in(int nid, const int *set, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (set[i] == nid)
@@ -184,7 +185,7 @@ r_critical_unknown(const lint_in *in)
         int nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
 
         if (X509_EXTENSION_get_critical(e) &&
-            !nid_in(nid, known, sizeof(known) / sizeof(known[0])))
+            !ms_lint_nid_in(nid, known, sizeof(known) / sizeof(known[0])))
             return "a critical extension is not one the profile knows";
     }
     return NULL;
@@ -500,14 +501,14 @@ subject_nid_allowed(int level, int nid)
                              NID_countryName,      NID_givenName,
                              NID_surname,          NID_title};
 
-    if (nid_in(nid, v1, sizeof(v1) / sizeof(v1[0])))
+    if (ms_lint_nid_in(nid, v1, sizeof(v1) / sizeof(v1[0])))
         return true;
     if (level == 2)
-        return nid_in(nid, v2, sizeof(v2) / sizeof(v2[0]));
+        return ms_lint_nid_in(nid, v2, sizeof(v2) / sizeof(v2[0]));
     if (level == 3)
-        return nid_in(nid, v3, sizeof(v3) / sizeof(v3[0]));
+        return ms_lint_nid_in(nid, v3, sizeof(v3) / sizeof(v3[0]));
     if (level == 4)
-        return nid_in(nid, v4, sizeof(v4) / sizeof(v4[0]));
+        return ms_lint_nid_in(nid, v4, sizeof(v4) / sizeof(v4[0]));
     return false;
 }
 
@@ -772,8 +773,8 @@ static const rule rules[] = {
 };
 
 /* Records rule id's failure why (NULL: passed) in rep. */
-static void
-report(ms_lint_report *rep, const char *id, const char *why)
+void
+ms_lint_report_add(ms_lint_report *rep, const char *id, const char *why)
 {
     int n;
 
@@ -801,7 +802,7 @@ ms_lint_cert(ms_lint_report *rep, X509 *tbs, int level, ms_lint_use use,
      * the pop below empties the queue, which is the same thing. */
     (void)ERR_set_mark();
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
-        report(rep, rules[i].id, rules[i].check(&in));
+        ms_lint_report_add(rep, rules[i].id, rules[i].check(&in));
     (void)ERR_pop_to_mark();
     return rep->count == 0 ? 0 : MS_EPOLICY;
 }

@@ -17,33 +17,12 @@
 #include <openssl/x509v3.h>
 
 #include "ca/lint.h"
+#include "ca/lint_int.h"
 #include "util/error.h"
 #include "x509/info.h"
 
 #define SERIAL_MAX_OCTETS 20 /* RFC 5280 4.1.2.2, 5.2.3 */
 #define REASON_NONE       (-1)
-
-static bool
-nid_in(int nid, const int *set, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (set[i] == nid)
-            return true;
-    return false;
-}
-
-/* Records rule id's failure why (NULL: passed) in rep. */
-static void
-report(ms_lint_report *rep, const char *id, const char *why)
-{
-    int n;
-
-    if (why == NULL || rep->count++ > 0)
-        return;
-    n = snprintf(rep->first, sizeof(rep->first), "%s: %s", id, why);
-    /* Ids and texts are ours and short: a cut one is a bug here. */
-    MS_ASSERT(n > 0 && (size_t)n < sizeof(rep->first));
-}
 
 /* ---- CRLs ---- */
 
@@ -185,7 +164,8 @@ c_extensions(const crl_in *in)
         const ASN1_OBJECT *a = X509_EXTENSION_get_object(e);
 
         if (X509_EXTENSION_get_critical(e) &&
-            !nid_in(OBJ_obj2nid(a), known, sizeof(known) / sizeof(known[0])))
+            !ms_lint_nid_in(OBJ_obj2nid(a), known,
+                            sizeof(known) / sizeof(known[0])))
             return "a critical CRL extension is not one the profile knows";
         for (int j = i + 1; j < n; j++)
             if (OBJ_cmp(a, X509_EXTENSION_get_object(
@@ -283,7 +263,7 @@ ms_lint_crl(ms_lint_report *rep, X509_CRL *tbs, X509 *issuer)
     rep->first[0] = '\0';
     (void)ERR_set_mark(); /* as in ms_lint_cert() */
     for (size_t i = 0; i < sizeof(crl_rules) / sizeof(crl_rules[0]); i++)
-        report(rep, crl_rules[i].id, crl_rules[i].check(&in));
+        ms_lint_report_add(rep, crl_rules[i].id, crl_rules[i].check(&in));
     (void)ERR_pop_to_mark();
     return rep->count == 0 ? 0 : MS_EPOLICY;
 }
@@ -362,7 +342,8 @@ o_signature_algorithm(const ocsp_in *o)
     if (o->bs == NULL)
         return NULL;
     X509_ALGOR_get0(&obj, NULL, NULL, OCSP_resp_get0_tbs_sigalg(o->bs));
-    if (!nid_in(OBJ_obj2nid(obj), allowed, sizeof(allowed) / sizeof(allowed[0])))
+    if (!ms_lint_nid_in(OBJ_obj2nid(obj), allowed,
+                        sizeof(allowed) / sizeof(allowed[0])))
         return "the signature algorithm is not RSA or ECDSA with SHA-2";
     return NULL;
 }
@@ -474,7 +455,7 @@ ms_lint_ocsp_response(ms_lint_report *rep, const ms_lint_ocsp_in *in)
     (void)ERR_set_mark(); /* as in ms_lint_cert() */
     o.bs = OCSP_response_get1_basic(in->resp);
     for (size_t i = 0; i < sizeof(ocsp_rules) / sizeof(ocsp_rules[0]); i++)
-        report(rep, ocsp_rules[i].id, ocsp_rules[i].check(&o));
+        ms_lint_report_add(rep, ocsp_rules[i].id, ocsp_rules[i].check(&o));
     OCSP_BASICRESP_free(o.bs);
     (void)ERR_pop_to_mark();
     return rep->count == 0 ? 0 : MS_EPOLICY;
