@@ -39,4 +39,10 @@ int cmd_audit_verify(const char *config_path, int argc, char **argv);
 /* `rotate ocsp|tsa|ca --level N` (cmd_rotate.c). */
 int cmd_rotate(const char *config_path, int argc, char **argv);
 
+/*
+ * pid.c: getpid() served from memory (read again after fork); call once
+ * at start. Returns 0, or -1 when the fork handler cannot be registered.
+ */
+int ms_pid_cache_init(void);
+
 #endif

@@ -185,6 +185,10 @@ main(int argc, char **argv)
     int rc;
 
     ms_log_init("mailseald");
+    if (ms_pid_cache_init() != 0) {
+        ms_log(MS_LOGLEVEL_ERROR, NULL, "cannot register a fork handler");
+        return 1;
+    }
     if (argc > 1) {
         for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
              i++) {
