@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """gen-kms-corpus.py - seeds for fuzz/corpus/kms_wrap and kms_envelope.
 
+Needs python3-cryptography (Debian package); not part of `make test`.
+
 Writes wrap blobs and key envelopes (formats: lib/kms/escrow.h and
 lib/kms/deliver.h) made with the Python "cryptography" package, an
 implementation independent of ours, under the fixed TEST-ONLY keys the fuzz

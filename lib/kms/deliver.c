@@ -266,7 +266,7 @@ ms_kms_open_from_server(ms_buf *pkcs8_out, EVP_PKEY *device_private,
 {
     unsigned char key[MS_KMS_GCM_KEY_LEN];
     unsigned char dpub[MS_KMS_X25519_LEN];
-    size_t n = sizeof(dpub);
+    size_t n = sizeof(dpub), priv_len = 0;
     ms_kms_aad aad;
     size_t ctlen;
     int rc;
@@ -280,9 +280,11 @@ ms_kms_open_from_server(ms_buf *pkcs8_out, EVP_PKEY *device_private,
         return rc;
     if (!EVP_PKEY_is_a(device_private, "X25519") ||
         EVP_PKEY_get_raw_public_key(device_private, dpub, &n) != 1 ||
-        n != sizeof(dpub))
+        n != sizeof(dpub) ||
+        EVP_PKEY_get_raw_private_key(device_private, NULL, &priv_len) != 1)
         return ms_error_set_ossl(err, MS_EINVAL,
-                                 "the device key is not an X25519 key");
+                                 "the device key is not an X25519 private "
+                                 "key");
     ctlen = len - MS_KMS_ENVELOPE_OVERHEAD;
     if ((rc = ms_buf_reserve(pkcs8_out, ctlen)) != 0)
         return ms_error_set(err, rc, "no room for the key");

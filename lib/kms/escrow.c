@@ -81,10 +81,9 @@ ms_kms_mailbox_normalise(char *out, size_t n, const char *in, ms_error *err)
 }
 
 int
-ms_kms_names_check(const char *mailbox, const char *key_id, ms_error *err)
+ms_kms_mailbox_check(const char *mailbox, ms_error *err)
 {
     char norm[MS_KMS_MAILBOX_MAX + 1];
-    size_t len;
     int rc;
 
     if ((rc = ms_kms_mailbox_normalise(norm, sizeof(norm), mailbox, err)) != 0)
@@ -92,6 +91,17 @@ ms_kms_names_check(const char *mailbox, const char *key_id, ms_error *err)
     if (strcmp(norm, mailbox) != 0)
         return ms_error_set(err, MS_EINVAL,
                             "the mailbox is not normalised (lower case)");
+    return 0;
+}
+
+int
+ms_kms_names_check(const char *mailbox, const char *key_id, ms_error *err)
+{
+    size_t len;
+    int rc;
+
+    if ((rc = ms_kms_mailbox_check(mailbox, err)) != 0)
+        return rc;
     if (key_id == NULL)
         return ms_error_set(err, MS_EINVAL, "no key id given");
     len = strnlen(key_id, MS_KMS_KEY_ID_MAX + 1);

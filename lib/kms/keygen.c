@@ -179,7 +179,7 @@ ms_kms_csr_make(ms_buf *out, EVP_PKEY *key, const char *mailbox, ms_error *err)
     int rc;
 
     MS_ASSERT(out != NULL && key != NULL);
-    if ((rc = ms_kms_names_check(mailbox, "csr", err)) != 0)
+    if ((rc = ms_kms_mailbox_check(mailbox, err)) != 0)
         return rc;
     if ((r = X509_REQ_new()) == NULL ||
         X509_REQ_set_version(r, X509_REQ_VERSION_1) != 1 ||

@@ -62,6 +62,10 @@ int ms_kms_gcm_open(unsigned char *pt,
                     const unsigned char tag[MS_KMS_GCM_TAG_LEN],
                     const char *what, ms_error *err);
 
+/* Checks that mailbox is in the form ms_kms_mailbox_normalise() gives.
+ * Returns 0 or MS_EINVAL. */
+int ms_kms_mailbox_check(const char *mailbox, ms_error *err);
+
 /*
  * Checks that mailbox is in the form ms_kms_mailbox_normalise() gives and
  * key_id is a valid key id. Returns 0 or MS_EINVAL.

@@ -909,7 +909,7 @@ test_kms__envelope_wrong_binding(void **state)
 {
     const ms_buf *p8 = &g->p8[4];
     uint8_t dpub[MS_KMS_X25519_LEN], opub[MS_KMS_X25519_LEN];
-    EVP_PKEY *dev = NULL, *other = NULL;
+    EVP_PKEY *dev = NULL, *other = NULL, *pub_only;
     ms_buf env, sec;
     ms_error err;
 
@@ -921,8 +921,13 @@ test_kms__envelope_wrong_binding(void **state)
     open_expect(MS_EBADSIG, dev, "enc-0002", MAILBOX, env.data, env.len, p8);
     open_expect(MS_EBADSIG, dev, KEY_ID, "bob@example.org", env.data, env.len,
                 p8);
-    /* Not an X25519 device key; not a secret output. */
+    /* Not an X25519 device key, only its public half; not a secret output. */
     open_expect(MS_EINVAL, g->keys[3], KEY_ID, MAILBOX, env.data, env.len, p8);
+    pub_only = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, dpub,
+                                              sizeof(dpub));
+    assert_non_null(pub_only);
+    open_expect(MS_EINVAL, pub_only, KEY_ID, MAILBOX, env.data, env.len, p8);
+    EVP_PKEY_free(pub_only);
     ms_buf_init(&sec, 0);
     assert_int_equal(ms_kms_open_from_server(&sec, dev, KEY_ID, MAILBOX,
                                              env.data, env.len, &err),
