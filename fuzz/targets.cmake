@@ -4,6 +4,7 @@
 set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ocsp_req
   ca_csr
+  kms_wrap kms_envelope
   config_parse
   tsa_req)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
