@@ -554,12 +554,22 @@ read_cb(char *out, size_t size, size_t n, void *arg)
 
 enum { CMD_NONE, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_OTHER };
 
-/* What the protocol trace tells us: the last command and reply line. */
+/* What the protocol trace tells us: the last command and reply line
+ * before libcurl gave up (it then sends QUIT, which ends the trace). */
 typedef struct trace {
     int cmd;
     size_t nrcpt; /* RCPT commands sent so far */
+    bool quit;    /* QUIT sent: the rest is the goodbye */
     char reply[REPLY_MAX + 1];
 } trace;
+
+static bool
+is_cmd(const char *data, size_t size, const char *cmd)
+{
+    size_t n = strlen(cmd);
+
+    return size >= n && ms_ascii_casebytes(data, n, cmd, n);
+}
 
 /* Records the last reply line (sanitised) and the kind of the last command;
  * command text is never copied (AUTH lines hold the password). */
@@ -570,13 +580,17 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
     size_t n = 0;
 
     (void)h;
+    if (t->quit)
+        return 0;
     if (type == CURLINFO_HEADER_OUT) {
-        if (size >= 8 && ms_ascii_casebytes(data, 8, "RCPT TO:", 8)) {
+        if (is_cmd(data, size, "QUIT")) {
+            t->quit = true;
+        } else if (is_cmd(data, size, "RCPT TO:")) {
             t->cmd = CMD_RCPT;
             t->nrcpt++;
-        } else if (size >= 10 && ms_ascii_casebytes(data, 10, "MAIL FROM:", 10)) {
+        } else if (is_cmd(data, size, "MAIL FROM:")) {
             t->cmd = CMD_MAIL;
-        } else if (size >= 4 && ms_ascii_casebytes(data, 4, "DATA", 4)) {
+        } else if (is_cmd(data, size, "DATA")) {
             t->cmd = CMD_DATA;
         } else {
             t->cmd = CMD_OTHER;
@@ -635,8 +649,8 @@ classify(const job *j, CURLcode cc, long code, const char *ebuf,
                             st == MS_ETEMP ? "deferred" : "refused", reply);
     if (cc == CURLE_PEER_FAILED_VERIFICATION)
         return ms_error_set(err, MS_ETEMP,
-                            "relay %s: certificate not trusted (%s); set "
-                            "ca_file to its CA",
+                            "relay %s: certificate check failed (%s); "
+                            "ca_file names the CAs to trust",
                             j->where, ebuf);
     return ms_error_set(err, MS_ETEMP, "relay %s: %s", j->where, ebuf);
 }
@@ -725,7 +739,7 @@ smtp_send(const ms_submit_config *c, const char *from,
     char url[MS_SUBMIT_MAX_URL + 16];
     char ebuf[CURL_ERROR_SIZE] = "";
     upload u = {msg, len, 0, false};
-    job j = {c, from, rcpts, "", {CMD_NONE, 0, ""}};
+    job j = {c, from, rcpts, "", {CMD_NONE, 0, false, ""}};
     long code = 0;
     CURLcode cc;
     int rc = 0;

@@ -37,9 +37,15 @@
  * libcurl does the SMTP dot-stuffing (a line starting with "." gains a
  * second one on the wire, removed again by the server) and adds the final
  * CRLF "." CRLF, so callers pass the plain message. CURLOPT_CRLF is not used:
- * it would turn CRLF into CR CR LF. The spool writer stores the message
- * bytes exactly as given; the envelope is not kept there (the recipients are
- * those of the To/Cc header when someone reads the file).
+ * it would turn CRLF into CR CR LF. libcurl 7.88 sends no BODY=8BITMIME;
+ * relays accept 8-bit text without it in practice.
+ *
+ * Spool: each message becomes SPOOL/<unix time>-<24 hex digits>.eml, mode
+ * 0600: written under <name>.tmp (O_EXCL), fsync'd, linked to its name
+ * (link(2), unlike rename(2), never replaces a file), the temp name
+ * removed and the directory fsync'd. The directory is made (0700) when
+ * missing; its parent must exist. The message bytes are stored exactly as
+ * given; the envelope is not kept there (readers go by the To/Cc header).
  *
  * Delivery is all or nothing: if the relay refuses any recipient, the
  * message is sent to none (libcurl stops before DATA).
@@ -141,9 +147,10 @@ int ms_submit_url_check(const char *url, ms_error *err);
 /*
  * Submits msg (len bytes, a whole RFC 5322 message) from envelope_from
  * ("" for the null sender <>) to the nrcpt addresses in rcpts. Addresses
- * are bare (no angle brackets), at most MS_SUBMIT_MAX_ADDR bytes, printable
- * ASCII or UTF-8 without blanks, '<', '>' or control characters, with a
- * local part and a domain around an '@'. 1 <= nrcpt <= MS_SUBMIT_MAX_RCPT;
+ * are bare (no angle brackets), at most MS_SUBMIT_MAX_ADDR bytes, with no
+ * blank, control character, DEL, '<' or '>' (bytes >= 0x80 pass, for
+ * UTF-8), and a local part and a domain around the last '@' (so a quoted
+ * local part holding a blank is refused). 1 <= nrcpt <= MS_SUBMIT_MAX_RCPT;
  * 0 < len <= MS_SUBMIT_MAX_MESSAGE.
  *
  * Returns 0 when the relay accepted the message for every recipient (or the

@@ -215,7 +215,7 @@ test_submit__url_bad(void **state)
         "smtp://-example.org",
         "smtp://exa_mple.org",
         "smtp://ex%61mple.org",
-        "smtp://b\xc3\xbc" "cher.example",
+        "smtp://b\303\274cher.example",
         "smtp://[::1",
         "smtp://[]",
         "smtp://[not:v6]",
