@@ -1,4 +1,6 @@
 /* mail/submit.c - SMTP submission with libcurl, or a .eml spool file. */
+#include "mail/submit.h"
+
 #include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -10,12 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/rand.h>
 
-#include <curl/curl.h>
-
 #include "ca/keys.h"
-#include "mail/submit.h"
 #include "util/error.h"
 #include "util/str.h"
 
@@ -186,8 +186,7 @@ has_prefix(const char *s, const char *prefix)
 }
 
 int
-ms_submit_config_parse_url(ms_submit_config *c, const char *url,
-                           ms_error *err)
+ms_submit_config_parse_url(ms_submit_config *c, const char *url, ms_error *err)
 {
     ms_submit_config t;
     int rc;
@@ -397,9 +396,9 @@ check_addr(const char *a, const char *what, size_t idx, bool may_be_empty,
         return ms_error_set(err, MS_EINVAL, "%s %zu: over %u bytes", what, idx,
                             MS_SUBMIT_MAX_ADDR);
     if (n == 0)
-        return may_be_empty ? 0
-                            : ms_error_set(err, MS_EINVAL, "%s %zu is empty",
-                                           what, idx);
+        return may_be_empty
+                   ? 0
+                   : ms_error_set(err, MS_EINVAL, "%s %zu is empty", what, idx);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)a[i];
 
@@ -479,8 +478,8 @@ spool_dir_ready(const char *dir, ms_error *err)
         return ms_error_set(err, MS_EIO, "spool directory %s: %s", dir,
                             ms_ca_errtext(errno).text);
     if (!S_ISDIR(st.st_mode))
-        return ms_error_set(err, MS_EIO, "spool directory %s is not a directory",
-                            dir);
+        return ms_error_set(err, MS_EIO,
+                            "spool directory %s is not a directory", dir);
     return 0;
 }
 
@@ -618,8 +617,7 @@ typedef struct job {
 
 /* Maps a failed transfer to a status and a message naming what failed. */
 static int
-classify(const job *j, CURLcode cc, long code, const char *ebuf,
-         ms_error *err)
+classify(const job *j, CURLcode cc, long code, const char *ebuf, ms_error *err)
 {
     int st = code >= 500 && code < 600 ? MS_EPOLICY : MS_ETEMP;
     const char *reply = j->t.reply;
@@ -632,13 +630,13 @@ classify(const job *j, CURLcode cc, long code, const char *ebuf,
                             "required: nothing was sent",
                             j->where);
     if (cc == CURLE_LOGIN_DENIED)
-        return ms_error_set(err, code >= 400 && code < 500 ? MS_ETEMP
-                                                           : MS_EPOLICY,
+        return ms_error_set(err,
+                            code >= 400 && code < 500 ? MS_ETEMP : MS_EPOLICY,
                             "relay %s refused AUTH for user %s: %s", j->where,
                             j->c->user, code >= 400 ? reply : ebuf);
     if (code >= 400 && code < 600 && j->t.cmd == CMD_RCPT && j->t.nrcpt > 0)
-        return ms_error_set(err, st, "relay %s %s recipient <%s>: %s",
-                            j->where, st == MS_ETEMP ? "deferred" : "refused",
+        return ms_error_set(err, st, "relay %s %s recipient <%s>: %s", j->where,
+                            st == MS_ETEMP ? "deferred" : "refused",
                             j->rcpts[j->t.nrcpt - 1], reply);
     if (code >= 400 && code < 600 && j->t.cmd == CMD_MAIL)
         return ms_error_set(err, st, "relay %s %s sender <%s>: %s", j->where,
@@ -684,8 +682,8 @@ setup_handle(CURL *h, job *j, const char *url, struct curl_slist *rcpts,
            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms) == CURLE_OK &&
-           curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
-                            c->timeout_s) == CURLE_OK &&
+           curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, c->timeout_s) ==
+               CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK &&
            curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->timeout_s) ==
                CURLE_OK &&
@@ -730,9 +728,9 @@ set_credentials(CURL *h, const ms_submit_config *c, ms_error *err)
 }
 
 static int
-smtp_send(const ms_submit_config *c, const char *from,
-          const char *const *rcpts, size_t nrcpt, const unsigned char *msg,
-          size_t len, size_t wire, ms_error *err)
+smtp_send(const ms_submit_config *c, const char *from, const char *const *rcpts,
+          size_t nrcpt, const unsigned char *msg, size_t len, size_t wire,
+          ms_error *err)
 {
     CURL *h = NULL;
     struct curl_slist *list = NULL;
@@ -781,8 +779,8 @@ out:
 
 int
 ms_submit_send(const ms_submit_config *c, const char *envelope_from,
-               const char *const *rcpts, size_t nrcpt,
-               const unsigned char *msg, size_t len, ms_error *err)
+               const char *const *rcpts, size_t nrcpt, const unsigned char *msg,
+               size_t len, ms_error *err)
 {
     size_t wire = 0;
     int rc;

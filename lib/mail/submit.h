@@ -68,15 +68,15 @@
 
 #include <mailseal/error.h>
 
-#define MS_SUBMIT_MAX_URL     512u  /* bytes in a relay URL */
-#define MS_SUBMIT_MAX_HOST    253u  /* bytes in a host or EHLO name */
-#define MS_SUBMIT_MAX_PATH    1024u /* bytes in a spool, password, CA path */
-#define MS_SUBMIT_MAX_USER    256u  /* bytes in an AUTH user name */
-#define MS_SUBMIT_MAX_VALUE   1024u /* bytes in any value given to _set() */
-#define MS_SUBMIT_MAX_ADDR    254u  /* bytes in an envelope address */
-#define MS_SUBMIT_MAX_RCPT    1000u /* recipients of one submission */
-#define MS_SUBMIT_MAX_MESSAGE ((size_t)64 * 1024 * 1024) /* message bytes */
-#define MS_SUBMIT_TIMEOUT_DEFAULT 60L /* seconds */
+#define MS_SUBMIT_MAX_URL         512u  /* bytes in a relay URL */
+#define MS_SUBMIT_MAX_HOST        253u  /* bytes in a host or EHLO name */
+#define MS_SUBMIT_MAX_PATH        1024u /* bytes in a spool, password, CA path */
+#define MS_SUBMIT_MAX_USER        256u  /* bytes in an AUTH user name */
+#define MS_SUBMIT_MAX_VALUE       1024u /* bytes in any value given to _set() */
+#define MS_SUBMIT_MAX_ADDR        254u  /* bytes in an envelope address */
+#define MS_SUBMIT_MAX_RCPT        1000u /* recipients of one submission */
+#define MS_SUBMIT_MAX_MESSAGE     ((size_t)64 * 1024 * 1024) /* message bytes */
+#define MS_SUBMIT_TIMEOUT_DEFAULT 60L                        /* seconds */
 
 typedef enum ms_submit_mode {
     MS_SUBMIT_UNSET = 0, /* nothing configured yet: ms_submit_send refuses */

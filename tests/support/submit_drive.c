@@ -110,8 +110,8 @@ main(int argc, char **argv)
             return rc;
         if (opt == 'f')
             from = optarg;
-        if (opt == 'j' && ((jobs = (int)strtol(optarg, NULL, 10)) < 1 ||
-                           jobs > MAX_THREADS))
+        if (opt == 'j' &&
+            ((jobs = (int)strtol(optarg, NULL, 10)) < 1 || jobs > MAX_THREADS))
             return usage();
         if (opt == '?')
             return usage();
