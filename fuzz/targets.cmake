@@ -6,7 +6,8 @@ set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ca_csr
   kms_wrap kms_envelope
   config_parse
-  tsa_req)
+  tsa_req
+  submit_url)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.

@@ -8,7 +8,8 @@ PKGS="build-essential cmake pkg-config openssl libssl-dev libgmime-3.0-dev
 libglib2.0-dev libidn2-dev libcmocka-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libmicrohttpd-dev libpq-dev postgresql
 gpgsm gpg-agent libnss3-tools jq clang libclang-rt-14-dev llvm python3 ca-certificates
-procps curl sqlite3"
+procps curl sqlite3
+python3-aiosmtpd"
 
 missing=""
 for p in $PKGS; do
