@@ -18,8 +18,8 @@ write_private(const char *cmd, const char *path, const ms_buf *b)
 
     if (path == NULL || strcmp(path, "-") == 0)
         return cli_write(cmd, NULL, b->data, b->len);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-              0600);
+    fd =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         cli_error(cmd, "%s: %s", path, strerror(errno));
         return EXIT_USAGE;
@@ -64,7 +64,7 @@ cmd_export(ms_ctx *ctx, const cli_opts *o)
             (o->encryption_only ? MS_PROFILE_P12_NO_SIGN : 0);
     if (o->signing_only && o->encryption_only) {
         cli_error("export", "--signing-only and --encryption-only exclude "
-                  "each other");
+                            "each other");
         ec = EXIT_USAGE;
         goto out;
     }
@@ -104,7 +104,8 @@ want_passphrase(ms_profile *p, const char *cmd)
         return EXIT_OK;
     if (ms_profile_count(p, MS_PROFILE_SIGN) > 0 ||
         ms_profile_count(p, MS_PROFILE_ENC) > 0) {
-        cli_error(cmd, "the profile %s already holds keys without a "
+        cli_error(cmd,
+                  "the profile %s already holds keys without a "
                   "passphrase: --passphrase applies to a new profile",
                   ms_profile_get0_dir(p));
         return EXIT_USAGE;
@@ -123,7 +124,7 @@ undo_create(const char *dir)
 
     if (n > 0 && (size_t)n < sizeof(path))
         (void)unlink(path); /* may not exist */
-    (void)rmdir(dir); /* only when empty: nothing else is lost */
+    (void)rmdir(dir);       /* only when empty: nothing else is lost */
 }
 
 static int

@@ -1,10 +1,11 @@
 /* continuity.c - key continuity of correspondents (see continuity.h). */
+#include "continuity.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "continuity.h"
 #include "policy/result.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -37,9 +38,8 @@ cli_continuity_warns(cli_cont_status s)
 const char *
 cli_continuity_name(cli_cont_status s)
 {
-    static const char *const names[] = {"none",    "new",    "same",
-                                        "renewed", "new-ca", "lower-level",
-                                        "unsigned"};
+    static const char *const names[] = {
+        "none", "new", "same", "renewed", "new-ca", "lower-level", "unsigned"};
 
     return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "none";
 }
@@ -80,8 +80,8 @@ warning_text(cli_continuity *c)
                    "continuity: %s changed to %s: now %s from \"%s\", before "
                    "%s from \"%s\" since %s",
                    c->address, what, level_text(lc, c->cur.level),
-                   c->cur.issuer, level_text(lp, c->prev.level),
-                   c->prev.issuer, since);
+                   c->cur.issuer, level_text(lp, c->prev.level), c->prev.issuer,
+                   since);
 }
 
 /* Fills c->cur from the signer of r; false when r has no trusted signer. */
@@ -160,13 +160,10 @@ seen_json(const ms_profile_seen *s)
 json_t *
 cli_continuity_json(const cli_continuity *c)
 {
-    return json_pack("{s:s,s:o,s:o,s:o}", "status",
-                     cli_continuity_name(c->status), "warning",
-                     c->warning[0] != '\0' ? json_string(c->warning)
-                                           : json_null(),
-                     "previous", c->has_prev ? seen_json(&c->prev)
-                                             : json_null(),
-                     "address", c->address[0] != '\0'
-                                    ? json_string(c->address)
-                                    : json_null());
+    return json_pack(
+        "{s:s,s:o,s:o,s:o}", "status", cli_continuity_name(c->status),
+        "warning",
+        c->warning[0] != '\0' ? json_string(c->warning) : json_null(),
+        "previous", c->has_prev ? seen_json(&c->prev) : json_null(), "address",
+        c->address[0] != '\0' ? json_string(c->address) : json_null());
 }

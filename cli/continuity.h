@@ -17,10 +17,9 @@
 #ifndef MS_CLI_CONTINUITY_H
 #define MS_CLI_CONTINUITY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <time.h>
-
-#include <jansson.h>
 
 #include <mailseal/verify.h>
 
@@ -58,8 +57,8 @@ const char *cli_continuity_name(cli_cont_status s);
  * out (status and warning text) and updates the record. Returns 0 or a
  * negative status (err filled): a damaged record, I/O.
  */
-int cli_continuity_check(cli_continuity *out, ms_profile *p,
-                         const ms_result *r, time_t now, ms_error *err);
+int cli_continuity_check(cli_continuity *out, ms_profile *p, const ms_result *r,
+                         time_t now, ms_error *err);
 
 /* The "continuity" member of open --json (a new reference; NULL on OOM). */
 json_t *cli_continuity_json(const cli_continuity *c);

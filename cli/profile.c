@@ -58,8 +58,10 @@ tty_password(ms_buf *out, const char *what, bool confirm, ms_error *err)
     int fd, rc = 0;
 
     if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-        return ms_error_set(err, MS_EPOLICY, "%s needed: no terminal to ask on (give it "
-                               "in a file)", what);
+        return ms_error_set(err, MS_EPOLICY,
+                            "%s needed: no terminal to ask on (give it "
+                            "in a file)",
+                            what);
     ms_buf_init_secret(&again, MS_PROFILE_PASS_MAX);
     (void)snprintf(prompt, sizeof(prompt), "%s: ", what); /* cut is fine */
     if (tty_line(out, fd, prompt) != 0)
@@ -75,12 +77,13 @@ tty_password(ms_buf *out, const char *what, bool confirm, ms_error *err)
     (void)close(fd); /* the terminal: nothing buffered */
     ms_buf_cleanup(&again);
     if (rc == MS_EIO)
-        return ms_error_set(err, rc, "cannot read the %s from the terminal", what);
+        return ms_error_set(err, rc, "cannot read the %s from the terminal",
+                            what);
     if (rc == 0 && out->len == 0)
         rc = MS_EINVAL;
     if (rc != 0)
-        return ms_error_set(err, rc, "the %s is empty or the two entries differ",
-                               what);
+        return ms_error_set(err, rc,
+                            "the %s is empty or the two entries differ", what);
     return 0;
 }
 
@@ -115,8 +118,8 @@ cli_password(ms_buf *out, const char *file, const char *what, bool confirm,
 }
 
 static int
-profile_open(ms_profile **out, const cli_opts *o, const char *cmd,
-             bool create, bool quiet)
+profile_open(ms_profile **out, const cli_opts *o, const char *cmd, bool create,
+             bool quiet)
 {
     char *dir = NULL;
     ms_error err;
@@ -128,15 +131,17 @@ profile_open(ms_profile **out, const cli_opts *o, const char *cmd,
         return EXIT_OK;
     }
     if ((rc = ms_profile_path(&dir, o->profile, &err)) == 0)
-        rc = ms_profile_open(&the_profile, dir,
-                             create ? MS_PROFILE_CREATE : 0, &err);
+        rc = ms_profile_open(&the_profile, dir, create ? MS_PROFILE_CREATE : 0,
+                             &err);
     ms_free(dir);
     if (rc == MS_ENOTFOUND && quiet)
         return EXIT_OK;
     if (rc != 0) {
         if (rc == MS_ENOTFOUND)
-            cli_error(cmd, "%s (give the files as options, or set up a "
-                      "profile: mailseal import, mailseal enroll)", err.msg);
+            cli_error(cmd,
+                      "%s (give the files as options, or set up a "
+                      "profile: mailseal import, mailseal enroll)",
+                      err.msg);
         else
             cli_error(cmd, "%s", err.msg);
         return EXIT_USAGE;

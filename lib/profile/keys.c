@@ -1,4 +1,6 @@
 /* profile/keys.c - key pairs, identities and trust anchors of a profile. */
+#include "ca/keys.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "ca/keys.h"
 #include "profile/profile_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -71,7 +72,7 @@ pair_cmp(const void *a, const void *b)
 
 /* Reads the certificate file of pair id of kind (cert first, then chain). */
 static int
-read_certs(STACK_OF(X509) *sk, ms_profile *p, ms_profile_kind kind,
+read_certs(STACK_OF(X509) * sk, ms_profile *p, ms_profile_kind kind,
            const char *id, ms_error *err)
 {
     char name[64];
@@ -197,8 +198,8 @@ pem_append(BIO *bio, X509 *x, ms_error *err)
 
 /* Writes kind/<id>.pem: cert, then chain. */
 static int
-write_certs(ms_profile *p, const char *name, X509 *cert,
-            STACK_OF(X509) *chain, ms_error *err)
+write_certs(ms_profile *p, const char *name, X509 *cert, STACK_OF(X509) * chain,
+            ms_error *err)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     char *data;
@@ -243,7 +244,7 @@ out:
 
 int
 ms_profile_add_pair(ms_profile *p, ms_profile_kind kind, EVP_PKEY *key,
-                    X509 *cert, STACK_OF(X509) *chain, ms_error *err)
+                    X509 *cert, STACK_OF(X509) * chain, ms_error *err)
 {
     char id[MS_PROFILE_ID_LEN + 1], name[64];
     int rc;
@@ -261,8 +262,7 @@ ms_profile_add_pair(ms_profile *p, ms_profile_kind kind, EVP_PKEY *key,
     if (p->npairs[kind] >= MS_PROFILE_MAX_PAIRS)
         return ms_error_set(err, MS_ETOOBIG, "over %d keys in %s/",
                             MS_PROFILE_MAX_PAIRS, ms_profile_kind_dir(kind));
-    if ((rc = ms_profile_subdir(p, ms_profile_kind_dir(kind), true, err)) !=
-        0)
+    if ((rc = ms_profile_subdir(p, ms_profile_kind_dir(kind), true, err)) != 0)
         return rc;
     pair_name(name, kind, id, "key");
     if ((rc = write_key(p, name, key, err)) != 0)
@@ -299,7 +299,7 @@ out:
 
 int
 ms_profile_load_pair(EVP_PKEY **key_out, X509 **cert_out,
-                     STACK_OF(X509) **chain_out, ms_profile *p,
+                     STACK_OF(X509) * *chain_out, ms_profile *p,
                      ms_profile_kind kind, size_t i, ms_error *err)
 {
     STACK_OF(X509) *sk = NULL;
@@ -407,8 +407,7 @@ ms_profile_set_anchors(ms_profile *p, const void *data, size_t len,
     for (int i = 0; rc == 0 && i < sk_X509_num(sk); i++) {
         if (X509_check_ca(sk_X509_value(sk, i)) == 0)
             rc = ms_error_set(err, MS_EINVAL,
-                              "trust anchor %d is not a CA certificate",
-                              i + 1);
+                              "trust anchor %d is not a CA certificate", i + 1);
         else
             rc = pem_append(bio, sk_X509_value(sk, i), err);
     }

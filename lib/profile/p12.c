@@ -17,12 +17,12 @@
 #define P12_ITER MS_CA_KEY_PBKDF2_ITER
 /* The legacy encoding keeps the customary count older clients expect. */
 #define P12_LEGACY_ITER PKCS12_DEFAULT_ITER
-#define P12_MAX_KEYS 16
+#define P12_MAX_KEYS    16
 
 typedef struct p12_out {
-    STACK_OF(PKCS12_SAFEBAG) *keys;
-    STACK_OF(PKCS12_SAFEBAG) *certs;
-    STACK_OF(X509) *added; /* references to the certificates in certs */
+    STACK_OF(PKCS12_SAFEBAG) * keys;
+    STACK_OF(PKCS12_SAFEBAG) * certs;
+    STACK_OF(X509) * added; /* references to the certificates in certs */
     const char *pass;
     int nid, iter;
 } p12_out;
@@ -76,7 +76,9 @@ friendly_name(char *out, size_t n, const ms_profile *p, X509 *x,
         ms_time_format(day, sizeof(day), t) == 0)
         day[10] = '\0'; /* YYYY-MM-DD */
     (void)snprintf(out, n, "%s %s%s%s%s",
-                   addr != NULL ? addr : first != NULL ? first : "mailseal",
+                   addr != NULL    ? addr
+                   : first != NULL ? first
+                                   : "mailseal",
                    kind == MS_PROFILE_SIGN ? "signing" : "encryption",
                    day[0] != '\0' ? " (" : "", day, day[0] != '\0' ? ")" : "");
     ms_free(first);
@@ -94,8 +96,7 @@ add_pair(p12_out *o, ms_profile *p, ms_profile_kind kind, size_t i,
     char name[384];
     int rc;
 
-    if ((rc = ms_profile_load_pair(&key, &cert, &chain, p, kind, i, err)) !=
-        0)
+    if ((rc = ms_profile_load_pair(&key, &cert, &chain, p, kind, i, err)) != 0)
         goto out;
     friendly_name(name, sizeof(name), p, cert, kind, i);
     if ((bag = PKCS12_add_key_ex(&o->keys, key, 0, o->iter, o->nid, o->pass,
@@ -166,9 +167,9 @@ ms_profile_export_p12(ms_buf *out, ms_profile *p, const char *password,
     if (nsign == 0 && nenc == 0)
         return ms_error_set(err, MS_ENOTFOUND,
                             "the profile %s holds no %skey to export", p->dir,
-                            (flags & MS_PROFILE_P12_NO_SIGN) ? "encryption "
+                            (flags & MS_PROFILE_P12_NO_SIGN)  ? "encryption "
                             : (flags & MS_PROFILE_P12_NO_ENC) ? "signing "
-                                                               : "");
+                                                              : "");
     o.pass = password;
     o.nid = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
     o.iter = legacy ? P12_LEGACY_ITER : P12_ITER;
@@ -194,7 +195,7 @@ out:
 typedef struct p12_in {
     EVP_PKEY *keys[P12_MAX_KEYS];
     size_t nkeys;
-    STACK_OF(X509) *certs;
+    STACK_OF(X509) * certs;
     const char *pass;
 } p12_in;
 
@@ -271,12 +272,11 @@ read_safes(p12_in *in, PKCS12 *p12, ms_error *err)
         else
             continue;
         if (bags == NULL) {
-            rc = ms_error_set_ossl(err, nid == NID_pkcs7_data ? MS_EMALFORMED
-                                                              : MS_EBADSIG,
-                                   nid == NID_pkcs7_data
-                                       ? "the PKCS#12 cannot be decoded"
-                                       : "wrong password: the PKCS#12 "
-                                         "certificates do not decrypt");
+            rc = ms_error_set_ossl(
+                err, nid == NID_pkcs7_data ? MS_EMALFORMED : MS_EBADSIG,
+                nid == NID_pkcs7_data ? "the PKCS#12 cannot be decoded"
+                                      : "wrong password: the PKCS#12 "
+                                        "certificates do not decrypt");
             break;
         }
         for (int j = 0; rc == 0 && j < sk_PKCS12_SAFEBAG_num(bags); j++)
@@ -303,8 +303,7 @@ p12_decode(p12_in *in, const void *der, size_t len, ms_error *err)
         rc = ms_error_set_ossl(err, MS_EMALFORMED, "not a PKCS#12 file");
         goto out;
     }
-    if (PKCS12_mac_present(p12) &&
-        PKCS12_verify_mac(p12, in->pass, -1) != 1) {
+    if (PKCS12_mac_present(p12) && PKCS12_verify_mac(p12, in->pass, -1) != 1) {
         rc = ms_error_set_ossl(err, MS_EBADSIG,
                                "wrong password (the PKCS#12 integrity "
                                "check fails)");
@@ -405,12 +404,12 @@ store_pairs(const p12_in *in, ms_profile *p, size_t *nsign, size_t *nenc,
         }
         ms_free(email);
         if (rc == 0 && (s & 1u) &&
-            (rc = ms_profile_add_pair(p, MS_PROFILE_SIGN, in->keys[i], x,
-                                      chain, err)) == 0)
+            (rc = ms_profile_add_pair(p, MS_PROFILE_SIGN, in->keys[i], x, chain,
+                                      err)) == 0)
             (*nsign)++;
         if (rc == 0 && (s & 2u) &&
-            (rc = ms_profile_add_pair(p, MS_PROFILE_ENC, in->keys[i], x,
-                                      chain, err)) == 0)
+            (rc = ms_profile_add_pair(p, MS_PROFILE_ENC, in->keys[i], x, chain,
+                                      err)) == 0)
             (*nenc)++;
     }
     sk_X509_free(chain); /* borrowed certificates */

@@ -15,7 +15,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
-#define OFF(f) offsetof(ms_profile_conf, f)
+#define OFF(f)    offsetof(ms_profile_conf, f)
 #define CONF_NAME "profile.conf"
 
 static const char *const encrypt_names[] = {"auto", "always", "never", NULL};
@@ -57,8 +57,7 @@ static const ms_config_key conf_keys[] = {
     {"submit_user", MS_CONFIG_STRING, "", 0, 0, NULL, OFF(submit_user), 0,
      "SMTP AUTH user", NULL},
     {"submit_password_file", MS_CONFIG_STRING, "", 0, 0, NULL,
-     OFF(submit_password_file), 0, "SMTP AUTH password file (mode 0600)",
-     NULL},
+     OFF(submit_password_file), 0, "SMTP AUTH password file (mode 0600)", NULL},
     {"encrypt", MS_CONFIG_ENUM, "auto", 0, 0, encrypt_names, OFF(encrypt), 0,
      "auto, always or never", NULL},
     {"passphrase", MS_CONFIG_BOOL, "no", 0, 0, NULL, OFF(passphrase), 0,
@@ -280,8 +279,8 @@ ms_profile_file_read(ms_buf *out, const ms_profile *p, const char *name,
         if (errno == ENOENT)
             rc = ms_error_set(err, MS_ENOTFOUND, "%s: missing", path);
         else if (errno == ELOOP)
-            rc = ms_error_set(err, MS_EPOLICY,
-                              "%s is a symbolic link: refused", path);
+            rc = ms_error_set(err, MS_EPOLICY, "%s is a symbolic link: refused",
+                              path);
         else
             rc = ms_error_set(err, MS_EIO, "%s: %s", path, strerror(errno));
         goto out;
@@ -415,8 +414,8 @@ conf_save(const ms_profile *p, const ms_profile_conf *c, ms_error *err)
     int rc;
 
     ms_buf_init(&text, MS_CONFIG_MAX_FILE);
-    if ((rc = ms_buf_puts(&text, "# mailseal profile (mailseal(1), PROFILE)\n"))
-            != 0 ||
+    if ((rc = ms_buf_puts(
+             &text, "# mailseal profile (mailseal(1), PROFILE)\n")) != 0 ||
         (rc = ms_config_format(&text, c, conf_keys, NKEYS)) != 0)
         rc = ms_error_set(err, rc, "cannot format %s", CONF_NAME);
     else
@@ -426,8 +425,7 @@ conf_save(const ms_profile *p, const ms_profile_conf *c, ms_error *err)
 }
 
 int
-ms_profile_set(ms_profile *p, const char *key, const char *value,
-               ms_error *err)
+ms_profile_set(ms_profile *p, const char *key, const char *value, ms_error *err)
 {
     ms_profile_conf c;
     ms_buf line;

@@ -43,11 +43,11 @@
 #include <mailseal/error.h>
 #include <mailseal/identity.h>
 
-#define MS_PROFILE_NAME_MAX 64      /* bytes in a profile name */
-#define MS_PROFILE_MAX_PAIRS 64     /* key pairs of one kind */
-#define MS_PROFILE_FILE_MAX (1024u * 1024) /* bytes in one profile file */
-#define MS_PROFILE_ADDR_MAX 254     /* bytes in a correspondent address */
-#define MS_PROFILE_PASS_MAX 1024    /* bytes in a passphrase or password */
+#define MS_PROFILE_NAME_MAX  64             /* bytes in a profile name */
+#define MS_PROFILE_MAX_PAIRS 64             /* key pairs of one kind */
+#define MS_PROFILE_FILE_MAX  (1024u * 1024) /* bytes in one profile file */
+#define MS_PROFILE_ADDR_MAX  254  /* bytes in a correspondent address */
+#define MS_PROFILE_PASS_MAX  1024 /* bytes in a passphrase or password */
 
 typedef enum ms_profile_encrypt {
     MS_PROFILE_ENCRYPT_AUTO = 0, /* when every recipient has a certificate */
@@ -57,15 +57,15 @@ typedef enum ms_profile_encrypt {
 
 /* profile.conf. Strings are NULL when unset; owned by the profile. */
 typedef struct ms_profile_conf {
-    char *address;        /* the mailbox of this profile */
-    char *device;         /* this device's name (enrollment) */
-    char *server_url;     /* mailseald public URL */
-    char *tsa_url;        /* RFC 3161 server (default <server_url>/tsa) */
-    char *submit_url;     /* SMTP relay: smtp://host:587, smtps://host */
-    char *submit_user;    /* SMTP AUTH user */
+    char *address;              /* the mailbox of this profile */
+    char *device;               /* this device's name (enrollment) */
+    char *server_url;           /* mailseald public URL */
+    char *tsa_url;              /* RFC 3161 server (default <server_url>/tsa) */
+    char *submit_url;           /* SMTP relay: smtp://host:587, smtps://host */
+    char *submit_user;          /* SMTP AUTH user */
     char *submit_password_file; /* SMTP AUTH password, a 0600 file */
-    int encrypt;          /* ms_profile_encrypt */
-    bool passphrase;      /* private keys encrypted under a passphrase */
+    int encrypt;                /* ms_profile_encrypt */
+    bool passphrase;            /* private keys encrypted under a passphrase */
 } ms_profile_conf;
 
 typedef struct ms_profile ms_profile;
@@ -128,8 +128,7 @@ size_t ms_profile_count(const ms_profile *p, ms_profile_kind kind);
  * The certificate of pair i of kind (0 = current: the latest notBefore,
  * then the latest notAfter); borrowed; NULL when i is out of range.
  */
-X509 *ms_profile_get0_cert(const ms_profile *p, ms_profile_kind kind,
-                           size_t i);
+X509 *ms_profile_get0_cert(const ms_profile *p, ms_profile_kind kind, size_t i);
 
 /*
  * Stores key with cert (and chain, may be NULL) as a pair of kind. The
@@ -140,7 +139,7 @@ X509 *ms_profile_get0_cert(const ms_profile *p, ms_profile_kind kind,
  * MS_EIO, MS_ENOMEM.
  */
 int ms_profile_add_pair(ms_profile *p, ms_profile_kind kind, EVP_PKEY *key,
-                        X509 *cert, STACK_OF(X509) *chain, ms_error *err);
+                        X509 *cert, STACK_OF(X509) * chain, ms_error *err);
 
 /*
  * *key_out (EVP_PKEY_free) and *cert_out, *chain_out (caller frees; either
@@ -150,7 +149,7 @@ int ms_profile_add_pair(ms_profile *p, ms_profile_kind kind, EVP_PKEY *key,
  * do not match), MS_EIO, MS_ENOMEM.
  */
 int ms_profile_load_pair(EVP_PKEY **key_out, X509 **cert_out,
-                         STACK_OF(X509) **chain_out, ms_profile *p,
+                         STACK_OF(X509) * *chain_out, ms_profile *p,
                          ms_profile_kind kind, size_t i, ms_error *err);
 
 /*
@@ -179,9 +178,9 @@ int ms_profile_anchors_path(char **out, const ms_profile *p, ms_error *err);
 /* ---- PKCS#12 (profile/p12.c) ---- */
 
 /* ms_profile_export_p12() flags. */
-#define MS_PROFILE_P12_LEGACY 0x1u  /* PBE-SHA1-3DES and a SHA-1 MAC */
+#define MS_PROFILE_P12_LEGACY  0x1u /* PBE-SHA1-3DES and a SHA-1 MAC */
 #define MS_PROFILE_P12_NO_SIGN 0x2u /* leave the signing key out */
-#define MS_PROFILE_P12_NO_ENC 0x4u  /* leave the encryption keys out */
+#define MS_PROFILE_P12_NO_ENC  0x4u /* leave the encryption keys out */
 
 /*
  * Appends a PKCS#12 (DER) of the current signing pair and every encryption
@@ -224,9 +223,9 @@ int ms_profile_addr_norm(char **out, const char *addr, ms_error *err);
 
 /* Writes certs (at least one) as certs/<addr>.pem. */
 int ms_profile_cache_put(ms_profile *p, const char *addr,
-                         STACK_OF(X509) *certs, ms_error *err);
+                         STACK_OF(X509) * certs, ms_error *err);
 /* Appends the cached certificates of addr to sk. MS_ENOTFOUND. */
-int ms_profile_cache_get(STACK_OF(X509) *sk, ms_profile *p, const char *addr,
+int ms_profile_cache_get(STACK_OF(X509) * sk, ms_profile *p, const char *addr,
                          ms_error *err);
 
 /* What was last seen from one correspondent (seen/<addr>). */

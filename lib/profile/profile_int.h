@@ -19,7 +19,7 @@ struct ms_profile {
     ms_profile_conf conf;
     ms_profile_pass_fn pass_fn;
     void *pass_arg;
-    ms_buf pass;    /* secret: the passphrase, once asked */
+    ms_buf pass; /* secret: the passphrase, once asked */
     bool have_pass;
     ms_profile_pair pairs[2][MS_PROFILE_MAX_PAIRS]; /* by ms_profile_kind */
     size_t npairs[2];

@@ -78,7 +78,7 @@ addr_name(char **out, const char *dir, const char *addr, const char *ext,
 }
 
 int
-ms_profile_cache_put(ms_profile *p, const char *addr, STACK_OF(X509) *certs,
+ms_profile_cache_put(ms_profile *p, const char *addr, STACK_OF(X509) * certs,
                      ms_error *err)
 {
     BIO *bio = NULL;
@@ -108,7 +108,7 @@ out:
 }
 
 int
-ms_profile_cache_get(STACK_OF(X509) *sk, ms_profile *p, const char *addr,
+ms_profile_cache_get(STACK_OF(X509) * sk, ms_profile *p, const char *addr,
                      ms_error *err)
 {
     ms_buf text;
@@ -166,8 +166,8 @@ static int
 seen_from_text(ms_profile_seen *out, const seen_text *t, const char *name,
                ms_error *err)
 {
-    if (t->fingerprint == NULL || t->issuer == NULL ||
-        t->first_seen == NULL || t->last_seen == NULL)
+    if (t->fingerprint == NULL || t->issuer == NULL || t->first_seen == NULL ||
+        t->last_seen == NULL)
         return ms_error_set(err, MS_EINVAL, "%s: incomplete record", name);
     memset(out, 0, sizeof(*out));
     memcpy(out->fingerprint, t->fingerprint, 65);

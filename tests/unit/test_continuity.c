@@ -3,16 +3,19 @@
  * rules, on their own and on real signed messages judged by ms_open()
  * with a real profile directory.
  */
+/* cmocka.h needs these first (clang-format would sort it up). */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <openssl/err.h>
 
 #include <mailseal/mailseal.h>
@@ -118,9 +121,8 @@ judged(ms_ctx *ctx, const char *name)
         ms_identity_free(id);
     }
     assert_int_equal(ms_verifier_new(&v, ctx, &err), 0);
-    assert_int_equal(ms_verifier_add_trust_file(v, ms_test_pki("root.pem"),
-                                                &err),
-                     0);
+    assert_int_equal(
+        ms_verifier_add_trust_file(v, ms_test_pki("root.pem"), &err), 0);
     assert_int_equal(
         ms_verifier_add_trust_file(v, ms_test_pki("other-root.pem"), &err), 0);
     assert_int_equal(
@@ -189,10 +191,9 @@ test_continuity__messages(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "status")),
                         "new-ca");
     assert_true(json_is_string(json_object_get(j, "warning")));
-    assert_string_equal(
-        json_string_value(
-            json_object_get(json_object_get(j, "previous"), "level")),
-        "V1");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "previous"), "level")),
+                        "V1");
     json_decref(j);
     check(&c, p, ctx, "other-v1", CLI_CONT_SAME);
     ms_profile_free(p);

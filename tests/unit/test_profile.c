@@ -6,16 +6,19 @@
  */
 #include <sys/stat.h>
 
+/* cmocka.h needs these first (clang-format would sort it up). */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
@@ -279,8 +282,7 @@ test_profile__pairs_plain(void **state)
     assert_int_equal(ms_profile_load_decryptor(&id, p, 0, &err), 0);
     ms_identity_free(id);
     id = NULL;
-    assert_int_equal(ms_profile_load_decryptor(&id, p, 1, &err),
-                     MS_ENOTFOUND);
+    assert_int_equal(ms_profile_load_decryptor(&id, p, 1, &err), MS_ENOTFOUND);
     ms_profile_free(p);
     assert_int_equal(ERR_peek_error(), 0);
 }
@@ -400,13 +402,13 @@ test_profile__p12_round_trip(void **state)
         a = exported_profile(&der, flags[f]);
         setup(NULL);
         b = new_profile();
-        assert_int_equal(ms_profile_import_p12(b, der.data, der.len, "nope",
-                                               &ns, &ne, &err),
-                         MS_EBADSIG);
+        assert_int_equal(
+            ms_profile_import_p12(b, der.data, der.len, "nope", &ns, &ne, &err),
+            MS_EBADSIG);
         assert_non_null(strstr(err.msg, "wrong password"));
-        assert_int_equal(ms_profile_import_p12(b, der.data, der.len, "pw",
-                                               &ns, &ne, &err),
-                         0);
+        assert_int_equal(
+            ms_profile_import_p12(b, der.data, der.len, "pw", &ns, &ne, &err),
+            0);
         assert_int_equal(ns, 1);
         assert_int_equal(ne, 1);
         assert_string_equal(ms_profile_get0_conf(b)->address,
