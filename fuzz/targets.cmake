@@ -5,6 +5,7 @@ set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ocsp_req
   ca_csr
   config_parse
+  profile_p12
   tsa_req)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
