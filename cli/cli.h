@@ -9,6 +9,8 @@
 
 #include <mailseal/mailseal.h>
 
+#include "profile/profile.h"
+
 /* Exit statuses (mailseal(1)). */
 #define EXIT_OK 0
 #define EXIT_VERDICT 1 /* a verdict other than validated/mailbox/signed, or
@@ -19,6 +21,7 @@
 
 typedef struct cli_opts {
     const char *cert, *key, *chain, *enc_cert, *tsa, *output, *at;
+    const char *profile, *password_file, *file;
     const char *cipher, *key_transport;
     const char *rcpt[CLI_MAX_FILES];
     size_t nrcpt;
@@ -30,7 +33,8 @@ typedef struct cli_opts {
     size_t ncrl;
     const char *tsa_trust[CLI_MAX_FILES];
     size_t ntsa_trust;
-    bool opaque, json, offline, no_system_trust;
+    bool opaque, json, offline, no_system_trust, legacy, passphrase;
+    bool signing_only, encryption_only;
 } cli_opts;
 
 typedef struct cli_cmd {
@@ -38,6 +42,7 @@ typedef struct cli_cmd {
     int (*run)(ms_ctx *ctx, const cli_opts *o);
     const char *usage;
     unsigned allowed; /* CLI_O_* bits */
+    bool takes_file;  /* one FILE operand */
 } cli_cmd;
 
 #define CLI_O_SIGN 0x01u
@@ -45,6 +50,9 @@ typedef struct cli_cmd {
 #define CLI_O_KEY 0x04u
 #define CLI_O_VERIFY 0x08u
 #define CLI_O_OUTPUT 0x10u
+#define CLI_O_PROFILE 0x20u
+#define CLI_O_EXPORT 0x40u
+#define CLI_O_IMPORT 0x80u
 
 extern const char *cli_prog;
 
@@ -64,5 +72,27 @@ int cmd_seal(ms_ctx *ctx, const cli_opts *o);
 int cmd_decrypt(ms_ctx *ctx, const cli_opts *o);
 int cmd_verify(ms_ctx *ctx, const cli_opts *o);
 int cmd_open(ms_ctx *ctx, const cli_opts *o);
+int cmd_export(ms_ctx *ctx, const cli_opts *o);
+int cmd_import(ms_ctx *ctx, const cli_opts *o);
+
+/*
+ * The profile (profile.c): opened on first use with the name from
+ * --profile or MAILSEAL_PROFILE, kept until cli_profile_close(). create
+ * makes a missing profile. Returns an exit status; prints the error.
+ * The profile is "in use" once a command took something from it.
+ */
+int cli_profile(ms_profile **out, const cli_opts *o, const char *cmd,
+                bool create);
+/* As cli_profile(), but *out = NULL and EXIT_OK when there is no profile
+ * (and none was named with --profile). */
+int cli_profile_try(ms_profile **out, const cli_opts *o, const char *cmd);
+void cli_profile_close(void);
+/*
+ * Reads a password: from file (owner and mode checked; one line) when
+ * non-NULL, else asked on the terminal with echo off (twice when confirm).
+ * out should be a secret buffer. Returns an exit status; prints the error.
+ */
+int cli_password(ms_buf *out, const char *file, const char *what,
+                 bool confirm, const char *cmd);
 
 #endif

@@ -3,12 +3,53 @@
 
 #include "cli.h"
 
+/* The profile's signer, and its timestamp server when --tsa is absent. */
 static int
-load_identity(ms_identity **id, ms_ctx *ctx, const cli_opts *o,
-              const char *cmd)
+profile_identity(ms_identity **id, const char **tsa, ms_buf *tsa_buf,
+                 const cli_opts *o, const char *cmd)
+{
+    const ms_profile_conf *conf;
+    ms_profile *p;
+    ms_error err;
+    int ec;
+
+    if (o->chain != NULL || o->enc_cert != NULL) {
+        cli_error(cmd, "--chain and --encryption-cert go with --cert and "
+                  "--key");
+        return EXIT_USAGE;
+    }
+    if ((ec = cli_profile(&p, o, cmd, false)) != EXIT_OK)
+        return ec;
+    if (ms_profile_load_signer(id, p, &err) != 0) {
+        if (err.code == MS_ENOTFOUND)
+            cli_error(cmd, "%s: give --cert and --key, or put a signing key "
+                      "into the profile (mailseal import, mailseal enroll)",
+                      err.msg);
+        else
+            cli_error(cmd, "%s", err.msg);
+        return EXIT_USAGE;
+    }
+    conf = ms_profile_get0_conf(p);
+    if (*tsa == NULL && conf->tsa_url != NULL)
+        *tsa = conf->tsa_url;
+    else if (*tsa == NULL && conf->server_url != NULL) {
+        if (ms_buf_printf(tsa_buf, "%s/tsa", conf->server_url) != 0) {
+            cli_error(cmd, "server_url too long");
+            return EXIT_USAGE;
+        }
+        *tsa = (const char *)tsa_buf->data;
+    }
+    return EXIT_OK;
+}
+
+static int
+load_identity(ms_identity **id, const char **tsa, ms_buf *tsa_buf,
+              ms_ctx *ctx, const cli_opts *o, const char *cmd)
 {
     ms_error err;
 
+    if (o->cert == NULL && o->key == NULL)
+        return profile_identity(id, tsa, tsa_buf, o, cmd);
     if (o->cert == NULL || o->key == NULL) {
         cli_error(cmd, "--cert and --key are required");
         return EXIT_USAGE;
@@ -79,15 +120,17 @@ transform(ms_ctx *ctx, const cli_opts *o, const char *cmd, bool sign,
     ms_recipients *r = NULL;
     ms_sign_options so = MS_SIGN_OPTIONS_INIT;
     ms_encrypt_options eo = MS_ENCRYPT_OPTIONS_INIT;
-    ms_buf in, out;
+    ms_buf in, out, tsa;
     ms_error err;
     int rc, ec;
 
     ms_buf_init(&in, ms_ctx_get0_limits(ctx)->max_message);
     ms_buf_init(&out, 0);
+    ms_buf_init(&tsa, 4096);
     so.opaque = o->opaque;
     so.tsa_url = o->tsa;
-    if ((sign && (ec = load_identity(&id, ctx, o, cmd)) != EXIT_OK) ||
+    if ((sign && (ec = load_identity(&id, &so.tsa_url, &tsa, ctx, o, cmd)) !=
+                     EXIT_OK) ||
         (encrypt && ((ec = encrypt_options(&eo, o, cmd)) != EXIT_OK ||
                      (ec = load_recipients(&r, o, cmd, !sign)) != EXIT_OK)) ||
         (ec = cli_read_stdin(&in, ctx, cmd)) != EXIT_OK)
@@ -108,6 +151,7 @@ out:
     ms_recipients_free(r);
     ms_buf_cleanup(&in);
     ms_buf_cleanup(&out);
+    ms_buf_cleanup(&tsa);
     return ec;
 }
 

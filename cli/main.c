@@ -9,11 +9,13 @@
 const char *cli_prog = "mailseal";
 
 static const char sign_usage[] =
-    "usage: mailseal sign --cert F --key F [--chain F] [--encryption-cert F]\n"
-    "                     [--tsa URL] [--opaque] <message >signed\n"
+    "usage: mailseal sign [--cert F --key F [--chain F] [--encryption-cert F]]\n"
+    "                     [--tsa URL] [--opaque] [--profile NAME]\n"
+    "                     <message >signed\n"
     "Signs a message (S/MIME multipart/signed, or opaque signed-data with\n"
     "--opaque) with SHA-256, and timestamps the signature at the RFC 3161\n"
-    "server URL when --tsa is given.\n";
+    "server URL when --tsa is given. Without --cert and --key the profile's\n"
+    "signing key, certificates and timestamp server are used.\n";
 static const char encrypt_usage[] =
     "usage: mailseal encrypt --recipient-cert F [--recipient-cert F ...]\n"
     "                        [--cipher aes-256-gcm|aes-128-gcm|aes-256-cbc]\n"
@@ -21,14 +23,17 @@ static const char encrypt_usage[] =
     "Encrypts a message to every recipient certificate. AES-CBC is used only\n"
     "for a message that is signed already (use seal otherwise).\n";
 static const char seal_usage[] =
-    "usage: mailseal seal --cert F --key F [--chain F] [--encryption-cert F]\n"
-    "                     [--tsa URL] [--opaque] --recipient-cert F ...\n"
+    "usage: mailseal seal [--cert F --key F [--chain F] [--encryption-cert F]]\n"
+    "                     [--tsa URL] [--opaque] [--profile NAME]\n"
+    "                     --recipient-cert F ...\n"
     "                     [--cipher C] [--key-transport K] <message >sealed\n"
     "Signs (and timestamps with --tsa), then encrypts to the recipients and\n"
     "to the sender's own encryption certificate.\n";
 static const char decrypt_usage[] =
-    "usage: mailseal decrypt --cert F --key F <encrypted >message\n"
-    "Decrypts an S/MIME enveloped or authEnveloped message.\n";
+    "usage: mailseal decrypt [--cert F --key F] [--profile NAME]\n"
+    "                        <encrypted >message\n"
+    "Decrypts an S/MIME enveloped or authEnveloped message (without --cert\n"
+    "and --key: with the profile's encryption keys, older ones too).\n";
 static const char verify_opts[] =
     "  --trust F        trust anchors (any certificate; repeatable)\n"
     "  --untrusted F    extra intermediate certificates\n"
@@ -37,31 +42,58 @@ static const char verify_opts[] =
     "  --offline        no network (no OCSP)\n"
     "  --at TIME        verify as of an RFC 3339 time\n"
     "  --no-system-trust  do not trust the system store\n"
-    "  --json           print one JSON object\n";
+    "  --json           print one JSON object\n"
+    "  --profile NAME   the profile (default: $MAILSEAL_PROFILE or default);\n"
+    "                   without --trust its trust anchors are used\n";
 static const char verify_usage[] =
-    "usage: mailseal verify --trust F ... [VERIFY-OPTIONS] [--json] <message\n"
+    "usage: mailseal verify [--trust F ...] [VERIFY-OPTIONS] [--json] <message\n"
     "Tells who really sent a message: prints the verdict line.\n"
     "Exit 0 for validated, mailbox-validated and signed; 1 otherwise.\n";
 static const char open_usage[] =
-    "usage: mailseal open [--cert F --key F] --trust F ... [VERIFY-OPTIONS]\n"
+    "usage: mailseal open [--cert F --key F] [--trust F ...] [VERIFY-OPTIONS]\n"
     "                     [--json] [--output F] <message\n"
     "Decrypts when needed, verifies, and prints the message with a banner;\n"
     "with --output writes it there with X-Mailseal-Verdict and\n"
-    "X-Mailseal-Identity fields added (incoming X-Mailseal-* removed).\n";
+    "X-Mailseal-Identity fields added (incoming X-Mailseal-* removed).\n"
+    "Without --cert/--key and --trust the profile's keys and anchors are\n"
+    "used, and the sender's certificate is checked for continuity (a new\n"
+    "CA or a lower level than before is warned about).\n";
+static const char export_usage[] =
+    "usage: mailseal export [--legacy] [--signing-only|--encryption-only]\n"
+    "                       [--password-file F] [-o FILE] [--profile NAME]\n"
+    "Writes the profile's signing key and encryption keys with their\n"
+    "certificates as PKCS#12 under a password (asked twice, or the first\n"
+    "line of --password-file, a file of mode 0600). Default encoding:\n"
+    "AES-256-CBC with PBKDF2 and an HMAC-SHA256 MAC (OpenSSL 3, NSS);\n"
+    "--legacy: PBE-SHA1-3DES and a SHA-1 MAC (gpgsm 2.2, older clients;\n"
+    "gpgsm 2.2 reads only the first key of a file: export the encryption\n"
+    "key for it with --encryption-only).\n";
+static const char import_usage[] =
+    "usage: mailseal import [--password-file F] [--passphrase]\n"
+    "                       [--profile NAME] FILE\n"
+    "Reads the keys and certificates of a PKCS#12 FILE into the profile,\n"
+    "creating it when needed. --passphrase protects the keys of a new\n"
+    "profile with a passphrase (asked, or $MAILSEAL_PASSPHRASE_FILE).\n";
 
 static const cli_cmd cmds[] = {
-    {"sign", cmd_sign, sign_usage, CLI_O_SIGN},
-    {"encrypt", cmd_encrypt, encrypt_usage, CLI_O_ENCRYPT},
-    {"seal", cmd_seal, seal_usage, CLI_O_SIGN | CLI_O_ENCRYPT},
-    {"decrypt", cmd_decrypt, decrypt_usage, CLI_O_KEY},
-    {"verify", cmd_verify, verify_usage, CLI_O_VERIFY},
-    {"open", cmd_open, open_usage, CLI_O_KEY | CLI_O_VERIFY | CLI_O_OUTPUT},
+    {"sign", cmd_sign, sign_usage, CLI_O_SIGN | CLI_O_PROFILE, false},
+    {"encrypt", cmd_encrypt, encrypt_usage, CLI_O_ENCRYPT, false},
+    {"seal", cmd_seal, seal_usage, CLI_O_SIGN | CLI_O_ENCRYPT | CLI_O_PROFILE,
+     false},
+    {"decrypt", cmd_decrypt, decrypt_usage, CLI_O_KEY | CLI_O_PROFILE, false},
+    {"verify", cmd_verify, verify_usage, CLI_O_VERIFY | CLI_O_PROFILE, false},
+    {"open", cmd_open, open_usage,
+     CLI_O_KEY | CLI_O_VERIFY | CLI_O_OUTPUT | CLI_O_PROFILE, false},
+    {"export", cmd_export, export_usage,
+     CLI_O_EXPORT | CLI_O_OUTPUT | CLI_O_PROFILE, false},
+    {"import", cmd_import, import_usage, CLI_O_IMPORT | CLI_O_PROFILE, true},
 };
 
 enum {
     O_CERT = 256, O_KEY, O_CHAIN, O_ENC, O_TSA, O_OPAQUE, O_RCPT, O_CIPHER,
     O_KT, O_TRUST, O_UNTRUSTED, O_CRL, O_TSATRUST, O_OFFLINE, O_AT, O_JSON,
-    O_OUTPUT, O_NOSYS
+    O_OUTPUT, O_NOSYS, O_PROFILE, O_LEGACY, O_PWFILE, O_PASSPHRASE,
+    O_SIGNONLY, O_ENCONLY
 };
 
 static const struct {
@@ -77,6 +109,10 @@ static const struct {
     {O_TSATRUST, CLI_O_VERIFY},        {O_OFFLINE, CLI_O_VERIFY},
     {O_AT, CLI_O_VERIFY},              {O_JSON, CLI_O_VERIFY},
     {O_NOSYS, CLI_O_VERIFY},           {O_OUTPUT, CLI_O_OUTPUT},
+    {O_PROFILE, CLI_O_PROFILE},        {O_LEGACY, CLI_O_EXPORT},
+    {O_PWFILE, CLI_O_EXPORT | CLI_O_IMPORT},
+    {O_PASSPHRASE, CLI_O_IMPORT},      {O_SIGNONLY, CLI_O_EXPORT},
+    {O_ENCONLY, CLI_O_EXPORT},
 };
 
 static const struct option longopts[] = {
@@ -98,6 +134,12 @@ static const struct option longopts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"output", required_argument, NULL, O_OUTPUT},
     {"no-system-trust", no_argument, NULL, O_NOSYS},
+    {"profile", required_argument, NULL, O_PROFILE},
+    {"legacy", no_argument, NULL, O_LEGACY},
+    {"password-file", required_argument, NULL, O_PWFILE},
+    {"passphrase", no_argument, NULL, O_PASSPHRASE},
+    {"signing-only", no_argument, NULL, O_SIGNONLY},
+    {"encryption-only", no_argument, NULL, O_ENCONLY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -159,6 +201,12 @@ set_opt(cli_opts *o, int id, const char *arg, const char *cmd)
     case O_JSON: o->json = true; break;
     case O_OUTPUT: o->output = arg; break;
     case O_NOSYS: o->no_system_trust = true; break;
+    case O_PROFILE: o->profile = arg; break;
+    case O_LEGACY: o->legacy = true; break;
+    case O_PWFILE: o->password_file = arg; break;
+    case O_PASSPHRASE: o->passphrase = true; break;
+    case O_SIGNONLY: o->signing_only = true; break;
+    case O_ENCONLY: o->encryption_only = true; break;
     default: return -1;
     }
     return 0;
@@ -168,7 +216,8 @@ static void
 usage_all(FILE *fp)
 {
     fprintf(fp, "usage: mailseal COMMAND [OPTIONS] (mailseal COMMAND --help)\n"
-                "commands: sign encrypt seal decrypt verify open\n");
+                "commands: sign encrypt seal decrypt verify open export "
+                "import\n");
 }
 
 #ifdef MS_TEST_HOOKS
@@ -210,7 +259,9 @@ run(const cli_cmd *c, int argc, char **argv)
     memset(&o, 0, sizeof(o));
     opterr = 0;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+        if (ch == 'o')
+            ch = O_OUTPUT;
         if (ch == 'h') {
             fputs(c->usage, stdout);
             if (c->allowed & CLI_O_VERIFY)
@@ -225,8 +276,15 @@ run(const cli_cmd *c, int argc, char **argv)
         if (set_opt(&o, ch, optarg, c->name) != 0)
             return EXIT_USAGE;
     }
+    if (c->takes_file && optind < argc)
+        o.file = argv[optind++];
     if (optind < argc) {
         cli_error(c->name, "unexpected argument %s", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (c->takes_file && o.file == NULL) {
+        cli_error(c->name, "a FILE is required (see mailseal %s --help)",
+                  c->name);
         return EXIT_USAGE;
     }
     if (ms_library_init(&err) != 0 || ms_ctx_new(&ctx, &err) != 0)
@@ -238,6 +296,7 @@ run(const cli_cmd *c, int argc, char **argv)
     }
 #endif
     rc = c->run(ctx, &o);
+    cli_profile_close();
     ms_ctx_free(ctx);
     ms_library_cleanup();
     return rc;

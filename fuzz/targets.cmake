@@ -6,6 +6,7 @@ set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   ca_csr
   kms_wrap kms_envelope
   config_parse
+  profile_p12
   tsa_req
   submit_url)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})

@@ -272,6 +272,10 @@ ms_result_finish(ms_result *r, const ms_signer_eval *ev)
             r->level = ev->level;
         if ((rc = fill_signer(r, ev->cert)) != 0)
             return rc;
+        if (X509_up_ref(ev->cert))
+            r->signer_cert = ev->cert;
+        else
+            return MS_ENOMEM;
     }
     if (r->verdict > MS_VERDICT_MAILBOX_VALIDATED)
         r->level = 0;
@@ -298,10 +302,23 @@ ms_result_free(ms_result *r)
     ms_free(r->signer_title);
     ms_free(r->signer_serial);
     ms_free(r->signer_issuer);
+    X509_free(r->signer_cert);
     ms_free(r->display);
     for (size_t i = 0; i < r->nwarnings; i++)
         ms_free(r->warnings[i]);
     ms_free(r);
+}
+
+X509 *
+ms_result_get0_signer_cert(const ms_result *r)
+{
+    return r->signer_cert;
+}
+
+const char *
+ms_result_get0_from(const ms_result *r)
+{
+    return r->from;
 }
 
 ms_verdict

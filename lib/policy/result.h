@@ -67,6 +67,7 @@ struct ms_result {
     unsigned nsigners;
     unsigned caps; /* MS_CAP_* the (worst) signer advertises */
     char reason[256];
+    X509 *signer_cert; /* counted reference or NULL */
 };
 
 /* Adds a warning (copied; silently dropped past MS_MAX_WARNINGS). */
@@ -77,5 +78,10 @@ void ms_result_set(ms_result *r, ms_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fills the signer fields and the display line from eval and cert. */
 int ms_result_finish(ms_result *r, const ms_signer_eval *ev);
+
+/* The judged signer's certificate (borrowed; lives as long as r) or NULL. */
+X509 *ms_result_get0_signer_cert(const ms_result *r);
+/* The From address (addr-spec; borrowed) or NULL when unusable. */
+const char *ms_result_get0_from(const ms_result *r);
 
 #endif

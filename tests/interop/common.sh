@@ -461,8 +461,10 @@ gpgsm_setup() {
     done
 }
 
-# gpgsm_import_key NAME: imports NAME.pem + NAME.key (via PKCS#12) and
-# checks that gpgsm now holds the secret key of exactly that certificate.
+# gpgsm_import_key NAME [EXPORTER]: imports NAME.pem + NAME.key (via
+# PKCS#12, written by "EXPORTER NAME OUT", default p12_3des; the password is
+# "interop") and checks that gpgsm now holds the secret key of exactly that
+# certificate.
 # gpgsm 2.2.40 fails to decrypt about one in forty PKCS#12 files that
 # openssl writes and reads back fine (measured: 5 of 200 exports of one key,
 # each with a fresh random salt; "decryption failed; trying charset ..."),
@@ -471,10 +473,11 @@ gpgsm_setup() {
 gpgsm_import_key() {
     local fpr
     local try
+    local exporter=${2:-p12_3des}
     fpr=$(openssl x509 -in "$PKI/$1.pem" -noout -fingerprint -sha1 |
         sed 's/^.*=//; s/://g')
     for try in 1 2 3 4 5; do
-        p12_3des "$1" "$WORK/$1.gpgsm.p12"
+        "$exporter" "$1" "$WORK/$1.gpgsm.p12"
         if gpgsm --homedir "$GNUPGHOME" --batch --pinentry-mode loopback \
             --passphrase-fd 3 --import "$WORK/$1.gpgsm.p12" \
             3<"$WORK/gpgsm.pass" 2>"$WORK/$1.import.log"; then
