@@ -196,9 +196,10 @@ ms_init()
 ms_start()
 {
     local dir=$1 conf=$1/mailseald.conf i
-    sed -i '/^[[:space:]]*\(listen\|access_log\)[[:space:]]*=/d' "$conf"
-    # As uts-server and nginx here: no per-request access log line.
-    printf 'listen = 127.0.0.1:0\naccess_log = no\n' >>"$conf"
+    sed -i '/^[[:space:]]*\(listen\|access_log\|cpu_affinity\)[[:space:]]*=/d' "$conf"
+    # As uts-server and nginx here: no per-request access log line; as
+    # nginx here: one pinned worker per CPU on its own socket.
+    printf 'listen = 127.0.0.1:0\naccess_log = no\ncpu_affinity = yes\n' >>"$conf"
     rm -f "$dir/port"
     "$ms" -c "$conf" --port-file "$dir/port" >"$dir.log" 2>&1 &
     pids="$pids $!"
@@ -381,8 +382,11 @@ head -c "$(stat -c %s "$work/good.ocspresp")" /dev/urandom >"$www/ocsp.der"
 head -c "$(stat -c %s "$work/p256.tsr")" /dev/urandom >"$www/tsa.der"
 chmod 644 "$www"/*.der
 nginx_port=$(free_port)
+# Tuned as mailseald is (cpu_affinity): a worker per CPU, pinned, each on
+# its own SO_REUSEPORT socket.
 cat >"$work/nginx.conf" <<EOF
 worker_processes 2;
+worker_cpu_affinity auto;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
 events { worker_connections 1024; }
@@ -392,7 +396,7 @@ http {
     keepalive_requests 1000000;
     client_body_temp_path $work/nginx-body;
     server {
-        listen 127.0.0.1:$nginx_port;
+        listen 127.0.0.1:$nginx_port reuseport;
         root $www;
     }
 }

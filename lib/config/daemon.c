@@ -82,6 +82,10 @@ static const ms_config_key keys[] = {
      "private keys are not encrypted (tests only)", NULL},
     {"threads", MS_CONFIG_INT, "0", 0, 256, NULL, OFF(threads), 0,
      "worker threads (0: one per CPU)", NULL},
+    {"cpu_affinity", MS_CONFIG_BOOL, "no", 0, 0, NULL, OFF(cpu_affinity), 0,
+     "one listening socket per worker thread, pinned to a CPU (a machine "
+     "dedicated to mailseald)",
+     NULL},
     {"max_body", MS_CONFIG_SIZE, "65536", 1024, 64LL * 1024 * 1024, NULL,
      OFF(max_body), 0, "largest request body, bytes", NULL},
     {"max_connections", MS_CONFIG_INT, "1024", 1, 65536, NULL,

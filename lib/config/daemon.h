@@ -45,6 +45,7 @@ typedef struct ms_daemon_config {
     bool insecure_keys;           /* insecure_keys */
     char *admin_token_file;       /* admin_token_file, NULL when unset */
     long long threads;            /* threads, 0 = number of CPUs */
+    bool cpu_affinity;            /* cpu_affinity */
     long long max_body;           /* max_body, bytes */
     long long max_connections;    /* max_connections */
     long long connection_timeout; /* connection_timeout, seconds */

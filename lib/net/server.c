@@ -1,4 +1,5 @@
 /* net/server.c - the libmicrohttpd wrapper (see server.h). */
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_* */
 #include "net/server.h"
 
 #include <arpa/inet.h>
@@ -8,6 +9,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "util/error.h"
 
 #define MAX_ROUTES 64
+#define MAX_LISTENERS 64 /* per-CPU listeners (cpu_affinity) */
 
 typedef struct route {
     unsigned methods;
@@ -32,12 +36,24 @@ typedef struct route {
     void *arg;
 } route;
 
+/*
+ * One libmicrohttpd daemon: the only one (a thread pool on one listening
+ * socket), or with cpu_affinity one per worker thread, each on its own
+ * SO_REUSEPORT socket and pinned to cpu.
+ */
+typedef struct listener {
+    ms_http_server *s;
+    struct MHD_Daemon *d;
+    int cpu; /* -1: not pinned */
+} listener;
+
 struct ms_http_server {
     ms_http_server_options o;
     char host[48];
     route routes[MAX_ROUTES];
     size_t nroutes;
-    struct MHD_Daemon *d;
+    listener l[MAX_LISTENERS];
+    size_t nl; /* 0 until started */
     unsigned port;
     uint32_t nonce; /* random per server: IDs differ per boot */
     atomic_uint_fast32_t next_id;
@@ -182,7 +198,7 @@ ms_http_server_route(ms_http_server *s, unsigned methods, const char *path,
 {
     route *r;
 
-    if (s->d != NULL)
+    if (s->nl != 0)
         return ms_error_set(err, MS_EINVAL, "routes are fixed once started");
     if (path == NULL || path[0] != '/' || handler == NULL || methods == 0)
         return ms_error_set(err, MS_EINVAL, "bad route");
@@ -552,16 +568,40 @@ dispatch(req_state *r)
     return MHD_YES;
 }
 
+/*
+ * Pins the calling worker thread to l->cpu, once per thread: then the
+ * kernel's SO_INCOMING_CPU choice of listener and the thread that serves
+ * the connection agree, and a request and its reply never wake another
+ * CPU. A failure only costs speed (logged once).
+ */
+static void
+pin_thread(const listener *l)
+{
+    static _Thread_local bool pinned;
+    cpu_set_t set;
+
+    if (pinned)
+        return;
+    pinned = true;
+    CPU_ZERO(&set);
+    CPU_SET(l->cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        error_log(l->s, "cannot pin a worker thread to CPU %d", l->cpu);
+}
+
 static enum MHD_Result
 on_access(void *cls, struct MHD_Connection *c, const char *url,
           const char *method, const char *version, const char *upload,
           size_t *upload_size, void **con_cls)
 {
     req_state *r = *con_cls;
+    listener *l = cls;
 
     (void)version;
     if (r == NULL) {
-        if ((r = req_new(cls, c, url, method)) == NULL)
+        if (l->cpu >= 0)
+            pin_thread(l);
+        if ((r = req_new(l->s, c, url, method)) == NULL)
             return MHD_NO;
         *con_cls = r;
         return on_headers(r);
@@ -650,50 +690,170 @@ ms_http_server_new(ms_http_server **out, const ms_http_server_options *o,
     return 0;
 }
 
+/* The address to listen on, from s->host and port. */
+static socklen_t
+listen_addr(struct sockaddr_storage *ss, const ms_http_server *s,
+            unsigned port)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (strchr(s->host, ':') != NULL) {
+        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)(void *)ss;
+
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons((uint16_t)port);
+        (void)inet_pton(AF_INET6, s->host, &sa->sin6_addr); /* checked */
+        return sizeof(*sa);
+    }
+    struct sockaddr_in *sa = (struct sockaddr_in *)(void *)ss;
+
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    (void)inet_pton(AF_INET, s->host, &sa->sin_addr); /* checked */
+    return sizeof(*sa);
+}
+
+/*
+ * A listening socket of an SO_REUSEPORT group on port (0: any; *port
+ * receives the one bound), preferred by the kernel for connections that
+ * arrive on cpu (SO_INCOMING_CPU). -1 with errno on failure.
+ */
+static int
+reuseport_socket(const ms_http_server *s, unsigned *port, int cpu)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = listen_addr(&ss, s, *port);
+    int fd, one = 1, e;
+
+    if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 4096) != 0)
+        goto fail;
+    len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        goto fail;
+    *port = ntohs(ss.ss_family == AF_INET6
+                      ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
+                      : ((struct sockaddr_in *)(void *)&ss)->sin_port);
+    return fd;
+fail:
+    e = errno;
+    (void)close(fd);
+    errno = e;
+    return -1;
+}
+
+/* Starts l->d on the listening socket fd (-1: MHD binds ss itself). */
+static int
+start_listener(listener *l, const struct sockaddr_storage *ss, int fd,
+               unsigned threads, unsigned max_conn)
+{
+    const ms_http_server *s = l->s;
+    struct MHD_OptionItem extra[3] = {{MHD_OPTION_END, 0, NULL},
+                                      {MHD_OPTION_END, 0, NULL},
+                                      {MHD_OPTION_END, 0, NULL}};
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    size_t n = 0;
+
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (fd >= 0)
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd,
+                                             NULL};
+    else
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0,
+                                             (void *)(uintptr_t)ss};
+    if (threads > 1)
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                             (intptr_t)threads, NULL};
+    l->d = MHD_start_daemon(
+        flags, (uint16_t)s->o.port, NULL, NULL, on_access, l,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l->s, /* first, as MHD wants */
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->o.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        s->o.connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        l->s, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    return l->d != NULL ? 0 : -1;
+}
+
+/*
+ * The CPUs this process may run on, in order, at most max; 0 when unknown.
+ */
+static size_t
+usable_cpus(int *cpus, size_t max)
+{
+    cpu_set_t set;
+    size_t n = 0;
+
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++) {
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    }
+    return n;
+}
+
+/* With cpu_affinity: one pinned single-thread daemon per worker. */
+static int
+start_per_cpu(ms_http_server *s, ms_error *err)
+{
+    int cpus[MAX_LISTENERS];
+    size_t ncpu = usable_cpus(cpus, MAX_LISTENERS);
+    unsigned n = s->o.threads, port = s->o.port;
+    struct sockaddr_storage ss;
+
+    if (ncpu == 0)
+        return ms_error_set(err, MS_EIO, "cannot read the CPU affinity");
+    if (n > MAX_LISTENERS)
+        n = MAX_LISTENERS;
+    (void)listen_addr(&ss, s, port);
+    for (unsigned i = 0; i < n; i++) {
+        listener *l = &s->l[i];
+        int fd;
+
+        l->s = s;
+        l->cpu = cpus[i % ncpu];
+        if ((fd = reuseport_socket(s, &port, l->cpu)) < 0)
+            return ms_error_set(err, MS_EIO, "cannot listen on %s port %u: %s",
+                                s->host, port, strerror(errno));
+        if (start_listener(l, &ss, fd, 1,
+                           (s->o.max_connections + n - 1) / n) != 0) {
+            (void)close(fd);
+            return ms_error_set(err, MS_EIO, "cannot start worker %u", i);
+        }
+        s->nl = i + 1;
+    }
+    s->port = port;
+    return 0;
+}
+
 int
 ms_http_server_start(ms_http_server *s, ms_error *err)
 {
     struct sockaddr_storage ss;
-    struct MHD_OptionItem pool[2] = {{MHD_OPTION_END, 0, NULL},
-                                     {MHD_OPTION_END, 0, NULL}};
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    int rc;
 
-    if (s->d != NULL)
+    if (s->nl != 0)
         return ms_error_set(err, MS_EINVAL, "server started twice");
-    memset(&ss, 0, sizeof(ss));
-    if (strchr(s->host, ':') != NULL) {
-        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)(void *)&ss;
-
-        sa->sin6_family = AF_INET6;
-        sa->sin6_port = htons((uint16_t)s->o.port);
-        (void)inet_pton(AF_INET6, s->host, &sa->sin6_addr); /* checked */
-        flags |= MHD_USE_IPv6;
-    } else {
-        struct sockaddr_in *sa = (struct sockaddr_in *)(void *)&ss;
-
-        sa->sin_family = AF_INET;
-        sa->sin_port = htons((uint16_t)s->o.port);
-        (void)inet_pton(AF_INET, s->host, &sa->sin_addr); /* checked */
+    if (s->o.cpu_affinity) {
+        if ((rc = start_per_cpu(s, err)) != 0)
+            (void)ms_http_server_stop(s, 0);
+        return rc;
     }
-    if (s->o.threads > 1) {
-        pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
-        pool[0].value = (intptr_t)s->o.threads;
-    }
-    s->d = MHD_start_daemon(
-        flags, (uint16_t)s->o.port, NULL, NULL, on_access, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, as MHD wants */
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->o.connection_memory,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, pool,
-        MHD_OPTION_END);
-    if (s->d == NULL)
+    (void)listen_addr(&ss, s, s->o.port);
+    s->l[0].s = s;
+    s->l[0].cpu = -1;
+    if (start_listener(&s->l[0], &ss, -1, s->o.threads,
+                       s->o.max_connections) != 0)
         return ms_error_set(err, MS_EIO, "cannot listen on %s port %u", s->host,
                             s->o.port);
-    info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->nl = 1;
+    info = MHD_get_daemon_info(s->l[0].d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : s->o.port;
     return 0;
 }
@@ -712,19 +872,25 @@ ms_http_server_stop(ms_http_server *s, unsigned drain_ms)
     MHD_socket fd;
     unsigned left;
 
-    if (s == NULL || s->d == NULL)
+    if (s == NULL || s->nl == 0)
         return 0;
     atomic_store(&s->draining, true);
     (void)clock_gettime(CLOCK_MONOTONIC, &t0); /* cannot fail */
-    if ((fd = MHD_quiesce_daemon(s->d)) != MHD_INVALID_SOCKET && close(fd) != 0)
-        error_log(s, "closing the listening socket: %s", strerror(errno));
+    for (size_t i = 0; i < s->nl; i++) {
+        if ((fd = MHD_quiesce_daemon(s->l[i].d)) != MHD_INVALID_SOCKET &&
+            close(fd) != 0)
+            error_log(s, "closing the listening socket: %s", strerror(errno));
+    }
     /* Bounded wait for requests in flight (polling; stop is rare). */
     while (atomic_load(&s->inflight) > 0 &&
            usec_since(&t0) < (uint64_t)drain_ms * 1000u)
         (void)nanosleep(&tick, NULL); /* EINTR only shortens one tick */
     left = atomic_load(&s->inflight);
-    MHD_stop_daemon(s->d);
-    s->d = NULL;
+    for (size_t i = 0; i < s->nl; i++) {
+        MHD_stop_daemon(s->l[i].d);
+        s->l[i].d = NULL;
+    }
+    s->nl = 0;
     return left;
 }
 

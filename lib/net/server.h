@@ -118,13 +118,22 @@ typedef struct ms_http_server_options {
     void (*access_log)(const ms_http_access *a, void *arg);
     void (*error_log)(const char *msg, void *arg);
     void *log_arg;
+    /*
+     * One single-thread listener per worker thread instead of a pool on
+     * one socket: each its own SO_REUSEPORT socket with SO_INCOMING_CPU,
+     * its thread pinned to that CPU, so a connection is served on the CPU
+     * its packets arrive on and no request wakes another CPU. For a
+     * machine dedicated to the daemon; SO_REUSEPORT lets any process of
+     * the same user join the port.
+     */
+    bool cpu_affinity;
 } ms_http_server_options;
 
 #define MS_HTTP_SERVER_OPTIONS_VERSION 1u
 #define MS_HTTP_SERVER_OPTIONS_INIT                                            \
     {                                                                          \
         MS_HTTP_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, false, 1, 1024, 30,    \
-            65536, 32768, NULL, NULL, NULL, NULL                               \
+            65536, 32768, NULL, NULL, NULL, NULL, false                        \
     }
 
 /*

@@ -157,6 +157,7 @@ make_server(daemon_state *d, ms_error *err)
     /* Only the config can name a public address, never a default. */
     so.allow_public = true;
     so.threads = thread_count(c);
+    so.cpu_affinity = c->cpu_affinity;
     so.max_connections = (unsigned)c->max_connections;
     so.timeout = (unsigned)c->connection_timeout;
     so.max_body = (size_t)c->max_body;

@@ -1,8 +1,11 @@
 /*
  * tests/integration/test_server.c - lib/net/server.c in-process on
  * 127.0.0.1, port 0, driven by libcurl over real HTTP: routing, limits,
- * errors, borrowed bodies, the access log and the graceful stop.
+ * errors, borrowed bodies, the access log, the graceful stop and the
+ * per-CPU listeners of cpu_affinity.
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET */
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -120,6 +123,18 @@ h_slow(const ms_http_request *req, ms_http_response *resp, void *arg)
     for (int i = 0; i < 20000 && !atomic_load(&slow_go); i++)
         (void)nanosleep(&tick, NULL);
     return ms_buf_puts(&resp->body, "slow");
+}
+
+/* The CPU the serving thread runs on, as text. */
+static int
+h_cpu(const ms_http_request *req, ms_http_response *resp, void *arg)
+{
+    char text[16];
+
+    (void)req;
+    (void)arg;
+    (void)snprintf(text, sizeof(text), "%d", sched_getcpu());
+    return ms_buf_puts(&resp->body, text);
 }
 
 static int
@@ -259,13 +274,14 @@ assert_json_error(const reply *r, const char *msg)
 }
 
 static ms_http_server *
-start(ms_http_error_map map, unsigned threads)
+start_with(ms_http_error_map map, unsigned threads, bool cpu_affinity)
 {
     ms_http_server_options o = MS_HTTP_SERVER_OPTIONS_INIT;
     ms_http_server *s = NULL;
     ms_error err;
 
     o.threads = threads;
+    o.cpu_affinity = cpu_affinity;
     o.max_body = MAX_BODY;
     o.error_map = map;
     o.access_log = on_access;
@@ -292,9 +308,18 @@ start(ms_http_error_map map, unsigned threads)
     assert_int_equal(ms_http_server_route(s, MS_HTTP_GET, "/slow", false,
                                           h_slow, NULL, &err),
                      0);
+    assert_int_equal(ms_http_server_route(s, MS_HTTP_GET, "/cpu", false, h_cpu,
+                                          NULL, &err),
+                     0);
     assert_int_equal(ms_http_server_start(s, &err), 0);
     assert_true(ms_http_server_port(s) > 0);
     return s;
+}
+
+static ms_http_server *
+start(ms_http_error_map map, unsigned threads)
+{
+    return start_with(map, threads, false);
 }
 
 static void
@@ -526,18 +551,16 @@ port_open(unsigned port)
     return open;
 }
 
-/* A request in flight at stop is finished, then the server stops. */
+/* A request in flight at stop is finished, then the server s stops. */
 static void
-test_server__graceful_stop(void **state)
+graceful_stop(ms_http_server *s)
 {
     const struct timespec tick = {0, 5000000};
-    ms_http_server *s = start(NULL, 2);
     slow_client c = {ms_http_server_port(s), {0}, CURLE_OK};
     stopper st = {s, 99};
     pthread_t ct, stt;
     int i;
 
-    (void)state;
     atomic_store(&slow_entered, 0);
     atomic_store(&slow_go, 0);
     assert_int_equal(pthread_create(&ct, NULL, slow_thread, &c), 0);
@@ -560,6 +583,60 @@ test_server__graceful_stop(void **state)
     ms_http_server_free(s);
 }
 
+static void
+test_server__graceful_stop(void **state)
+{
+    (void)state;
+    graceful_stop(start(NULL, 2));
+}
+
+/*
+ * cpu_affinity: three pinned listeners on one port (more than this
+ * machine's two CPUs: they wrap), every new connection answered whichever
+ * listener the kernel picks, and stop closes all of them.
+ */
+static void
+test_server__cpu_affinity(void **state)
+{
+    ms_http_server *s = start_with(NULL, 3, true);
+    unsigned port = ms_http_server_port(s);
+    cpu_set_t all, one;
+    reply r;
+
+    (void)state;
+    for (int i = 0; i < 24; i++) { /* fetch() opens a new connection */
+        assert_int_equal(fetch(&r, port, "GET", "/t/exact", NULL, 0, NULL),
+                         CURLE_OK);
+        assert_int_equal(r.status, 200);
+        assert_string_equal((char *)r.body.data, "exact||(none)|(none)|GET");
+        reply_cleanup(&r);
+    }
+    assert_int_equal(fetch(&r, port, "PUT", "/t/exact", NULL, 0, NULL), 0);
+    assert_int_equal(r.status, 405);
+    reply_cleanup(&r);
+    /*
+     * A client on CPU c connects from c (loopback handles the SYN there):
+     * the kernel picks the listener for c, whose thread is pinned to c.
+     */
+    assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+        if (!CPU_ISSET(c, &all))
+            continue;
+        CPU_ZERO(&one);
+        CPU_SET(c, &one);
+        assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(fetch(&r, port, "GET", "/cpu", NULL, 0, NULL), 0);
+            assert_int_equal(r.status, 200);
+            assert_int_equal(atoi((char *)r.body.data), c);
+            reply_cleanup(&r);
+        }
+    }
+    assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+    graceful_stop(s);
+    assert_false(port_open(port));
+}
+
 int
 main(void)
 {
@@ -570,6 +647,7 @@ main(void)
         cmocka_unit_test(test_server__access_log_and_ids),
         cmocka_unit_test(test_server__options),
         cmocka_unit_test(test_server__graceful_stop),
+        cmocka_unit_test(test_server__cpu_affinity),
     };
     int rc;
 
