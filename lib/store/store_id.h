@@ -212,9 +212,8 @@ typedef int (*ms_store_key_fn)(const ms_store_escrow_key *k, void *arg);
  * transaction; if fn fails, nothing is recorded and its status returns.
  * MS_ENOTFOUND when email has no key (no audit row).
  */
-int ms_store_escrow_key_release(ms_store *s, const char *email,
-                                const char *by, ms_store_key_fn fn, void *arg,
-                                ms_error *err);
+int ms_store_escrow_key_release(ms_store *s, const char *email, const char *by,
+                                ms_store_key_fn fn, void *arg, ms_error *err);
 
 /* ---- Directory ---- */
 
@@ -224,8 +223,7 @@ int ms_store_directory_publish(ms_store *s, const char *email, ms_error *err);
 
 /* Unpublishes email now (directory.unpublish). MS_ENOTFOUND when not
  * published. */
-int ms_store_directory_unpublish(ms_store *s, const char *email,
-                                 ms_error *err);
+int ms_store_directory_unpublish(ms_store *s, const char *email, ms_error *err);
 
 /* *out = whether email is published now. */
 int ms_store_directory_published(ms_store *s, const char *email, bool *out,
@@ -262,7 +260,7 @@ typedef struct ms_store_harvest {
     unsigned char sha256[MS_STORE_SHA256]; /* of der */
     const unsigned char *der;              /* 1..MS_STORE_DER_MAX bytes */
     size_t der_len;
-    int level;   /* 1..4 */
+    int level;    /* 1..4 */
     char use[16]; /* "signing" or "encryption" */
     time_t not_before;
     time_t not_after;
@@ -323,9 +321,8 @@ typedef enum ms_store_invite {
  * so, records the invitation as sent: *out says which (checked in the
  * order opted out, has a current certificate, recent).
  */
-int ms_store_invitation_claim(ms_store *s, const char *email,
-                              time_t interval, ms_store_invite *out,
-                              ms_error *err);
+int ms_store_invitation_claim(ms_store *s, const char *email, time_t interval,
+                              ms_store_invite *out, ms_error *err);
 
 /* Records the opt-out of email now (idempotent: the first time stays). */
 int ms_store_optout_add(ms_store *s, const char *email, ms_error *err);

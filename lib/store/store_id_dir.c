@@ -336,8 +336,8 @@ invite_tx(ms_store *s, void *arg, ms_error *err)
     uint64_t rows = 0;
     int rc;
 
-    if ((rc = ms_store_sql_rows(s, "SELECT 1 FROM opt_outs WHERE email = ?1",
-                                p, 1, &rows, err)) != 0)
+    if ((rc = ms_store_sql_rows(s, "SELECT 1 FROM opt_outs WHERE email = ?1", p,
+                                1, &rows, err)) != 0)
         return rc;
     if (rows > 0) {
         a->verdict = MS_STORE_INVITE_OPTED_OUT;
@@ -400,8 +400,7 @@ ms_store_optout_add(ms_store *s, const char *email, ms_error *err)
 }
 
 int
-ms_store_optout_check(ms_store *s, const char *email, bool *out,
-                      ms_error *err)
+ms_store_optout_check(ms_store *s, const char *email, bool *out, ms_error *err)
 {
     ms_store_val p[] = {MS_SV_TEXT(email)};
     uint64_t rows = 0;
@@ -411,8 +410,8 @@ ms_store_optout_check(ms_store *s, const char *email, bool *out,
     *out = false;
     if (!email_ok(email))
         return ms_error_set(err, MS_EINVAL, "bad mailbox");
-    if ((rc = ms_store_sql_rows(s, "SELECT 1 FROM opt_outs WHERE email = ?1",
-                                p, MS_SV_COUNT(p), &rows, err)) != 0)
+    if ((rc = ms_store_sql_rows(s, "SELECT 1 FROM opt_outs WHERE email = ?1", p,
+                                MS_SV_COUNT(p), &rows, err)) != 0)
         return rc;
     *out = rows > 0;
     return 0;
@@ -432,8 +431,7 @@ ms_store_action_token_add(ms_store *s,
         return ms_error_set(err, MS_EINVAL, "token expires in the past");
     {
         ms_store_val p[] = {MS_SV_BLOB(token_hash, MS_STORE_SHA256),
-                            MS_SV_TEXT(email),
-                            MS_SV_TEXT(action_names[action]),
+                            MS_SV_TEXT(email), MS_SV_TEXT(action_names[action]),
                             MS_SV_INT(expires)};
 
         return ms_store_sql_exec(s,
@@ -505,14 +503,14 @@ int
 ms_store_action_token_use(ms_store *s,
                           const unsigned char token_hash[MS_STORE_SHA256],
                           ms_store_action action,
-                          char email_out[MS_STORE_EMAIL_MAX + 1],
-                          ms_error *err)
+                          char email_out[MS_STORE_EMAIL_MAX + 1], ms_error *err)
 {
     use_arg a;
     int rc;
 
     MS_ASSERT(s != NULL && token_hash != NULL);
-    if (action != MS_STORE_ACTION_UNPUBLISH && action != MS_STORE_ACTION_OPT_OUT)
+    if (action != MS_STORE_ACTION_UNPUBLISH &&
+        action != MS_STORE_ACTION_OPT_OUT)
         return ms_error_set(err, MS_EINVAL, "bad action");
     memset(&a, 0, sizeof(a));
     a.hash = token_hash;

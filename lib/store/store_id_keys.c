@@ -38,8 +38,9 @@ key_check(const ms_store_escrow_key *k, const ms_store_cert *cert,
     if (!ms_store_sql_id_ok(k->key_id, MS_STORE_ID_MAX) ||
         !email_ok(k->email) || !ms_store_sql_id_ok(k->alg, MS_STORE_ID_MAX) ||
         !ms_store_sql_id_ok(k->master_key_id, MS_STORE_ID_MAX))
-        return ms_error_set(err, MS_EINVAL, "bad key id, mailbox, algorithm"
-                                            " or master key id");
+        return ms_error_set(err, MS_EINVAL,
+                            "bad key id, mailbox, algorithm"
+                            " or master key id");
     if (k->wrapped == NULL || k->wrapped_len == 0 ||
         k->wrapped_len > MS_STORE_WRAPPED_MAX)
         return ms_error_set(err, MS_EINVAL, "wrapped key of %zu bytes",
@@ -121,8 +122,7 @@ key_add_tx(ms_store *s, void *arg, ms_error *err)
 
 int
 ms_store_escrow_key_add(ms_store *s, const ms_store_escrow_key *k,
-                        const ms_store_cert *cert, bool rollover,
-                        ms_error *err)
+                        const ms_store_cert *cert, bool rollover, ms_error *err)
 {
     key_add_arg a;
     int rc;
@@ -276,8 +276,9 @@ ms_store_apikey_create(ms_store *s, const ms_store_apikey *k, ms_error *err)
         (k->domain[0] != '\0' &&
          !ms_store_sql_text_ok(k->domain, MS_STORE_EMAIL_MAX)) ||
         k->rate_per_min <= 0)
-        return ms_error_set(err, MS_EINVAL, "bad API key id, name, domain or"
-                                            " rate");
+        return ms_error_set(err, MS_EINVAL,
+                            "bad API key id, name, domain or"
+                            " rate");
     /* The cast drops const only for the void * of the body. */
     return ms_store_sql_tx(s, MS_STORE_TX_AUDIT, apikey_create_tx,
                            (void *)(uintptr_t)k, err);
@@ -344,10 +345,9 @@ ms_store_apikey_by_hash(ms_store *s,
     int rc;
 
     MS_ASSERT(s != NULL && key_hash != NULL && out != NULL);
-    rc = ms_store_sql_exec(s,
-                           "SELECT " APIKEY_COLS
-                           " FROM api_keys WHERE key_hash = ?1",
-                           p, MS_SV_COUNT(p), apikey_row, &a, err);
+    rc = ms_store_sql_exec(
+        s, "SELECT " APIKEY_COLS " FROM api_keys WHERE key_hash = ?1", p,
+        MS_SV_COUNT(p), apikey_row, &a, err);
     if (rc == 0 && !a.found)
         rc = ms_error_set(err, MS_ENOTFOUND, "no API key with this hash");
     if (rc != 0)
@@ -395,8 +395,7 @@ ms_store_apikey_list(ms_store *s, ms_store_apikey_fn fn, void *arg,
     apikey_arg a = {NULL, false, fn, arg};
 
     MS_ASSERT(s != NULL && fn != NULL);
-    return ms_store_sql_exec(s,
-                             "SELECT " APIKEY_COLS
-                             " FROM api_keys ORDER BY created, id",
-                             NULL, 0, apikey_row, &a, err);
+    return ms_store_sql_exec(
+        s, "SELECT " APIKEY_COLS " FROM api_keys ORDER BY created, id", NULL, 0,
+        apikey_row, &a, err);
 }

@@ -41,8 +41,7 @@ exists(ms_store *s, const char *sql, const char *key, const char *what,
 
 /* MS_ENOTFOUND when validation id is unknown, else MS_EPOLICY (why). */
 static int
-validation_refused(ms_store *s, const char *id, const char *why,
-                   ms_error *err)
+validation_refused(ms_store *s, const char *id, const char *why, ms_error *err)
 {
     int rc = exists(s, "SELECT 1 FROM validations WHERE id = ?1", id,
                     "validation", err);
@@ -61,8 +60,9 @@ ms_store_validation_create(ms_store *s, const ms_store_validation *v,
     MS_ASSERT(s != NULL && v != NULL);
     if (!ms_store_sql_id_ok(v->id, MS_STORE_ID_MAX) || !email_ok(v->email) ||
         !ms_store_sql_text_ok(v->device, MS_STORE_NAME_MAX))
-        return ms_error_set(err, MS_EINVAL, "bad validation id, mailbox or"
-                                            " device name");
+        return ms_error_set(err, MS_EINVAL,
+                            "bad validation id, mailbox or"
+                            " device name");
     if ((int64_t)v->expires <= now)
         return ms_error_set(err, MS_EINVAL, "validation expires in the past");
     {
@@ -228,8 +228,7 @@ confirm_tx(ms_store *s, void *arg, ms_error *err)
                                 p, MS_SV_COUNT(p), &rows, err)) != 0)
         return rc;
     if (rows == 0)
-        return validation_refused(s, id, "is not pending or has expired",
-                                  err);
+        return validation_refused(s, id, "is not pending or has expired", err);
     return 0;
 }
 
@@ -240,8 +239,8 @@ ms_store_validation_confirm(ms_store *s, const char *id, ms_error *err)
     if (!ms_store_sql_id_ok(id, MS_STORE_ID_MAX))
         return ms_error_set(err, MS_EINVAL, "bad validation id");
     /* The cast drops const only for the void * of the body. */
-    return ms_store_sql_tx(s, MS_STORE_TX_WRITE, confirm_tx, (void *)(uintptr_t)id,
-                           err);
+    return ms_store_sql_tx(s, MS_STORE_TX_WRITE, confirm_tx,
+                           (void *)(uintptr_t)id, err);
 }
 
 typedef struct redeem_arg {
@@ -294,10 +293,9 @@ redeem_device(ms_store *s, redeem_arg *a, int64_t now, ms_error *err)
 {
     ms_store_device *d = a->dev;
     ms_store_val pm[] = {MS_SV_TEXT(d->email), MS_SV_INT(now)};
-    ms_store_val pd[] = {MS_SV_TEXT(a->device_id), MS_SV_TEXT(d->email),
-                         MS_SV_TEXT(d->name),
-                         MS_SV_BLOB(a->token_hash, MS_STORE_SHA256),
-                         MS_SV_INT(now)};
+    ms_store_val pd[] = {
+        MS_SV_TEXT(a->device_id), MS_SV_TEXT(d->email), MS_SV_TEXT(d->name),
+        MS_SV_BLOB(a->token_hash, MS_STORE_SHA256), MS_SV_INT(now)};
     char detail[MS_STORE_DETAIL_MAX];
     int rc;
 
@@ -316,8 +314,8 @@ redeem_device(ms_store *s, redeem_arg *a, int64_t now, ms_error *err)
                    ? ms_error_set(err, rc, "device id or token exists")
                    : rc;
     (void)snprintf(detail, sizeof(detail),
-                   "device=%s email=%s name=\"%s\" validation=%s",
-                   a->device_id, d->email, d->name, a->id);
+                   "device=%s email=%s name=\"%s\" validation=%s", a->device_id,
+                   d->email, d->name, a->id);
     if ((rc = ms_store_sql_audit(s, "device.create", detail, err)) != 0)
         return rc;
     return publish_first(s, d->email, now, err);
@@ -342,9 +340,8 @@ redeem_tx(ms_store *s, void *arg, ms_error *err)
                                 p, MS_SV_COUNT(p), redeem_row, a, err)) != 0)
         return rc;
     if (!a->found)
-        return validation_refused(s, a->id,
-                                  "is expired, used, dead or not confirmed",
-                                  err);
+        return validation_refused(
+            s, a->id, "is expired, used, dead or not confirmed", err);
     memcpy(a->dev->id, a->device_id, strlen(a->device_id) + 1);
     a->dev->created = (time_t)now;
     a->dev->proven_at = (time_t)now;
@@ -441,10 +438,9 @@ ms_store_device_by_token(ms_store *s,
     int rc;
 
     MS_ASSERT(s != NULL && token_hash != NULL && out != NULL);
-    rc = ms_store_sql_exec(s,
-                           "SELECT " DEVICE_COLS
-                           " FROM devices WHERE token_hash = ?1",
-                           p, MS_SV_COUNT(p), device_one_row, &a, err);
+    rc = ms_store_sql_exec(
+        s, "SELECT " DEVICE_COLS " FROM devices WHERE token_hash = ?1", p,
+        MS_SV_COUNT(p), device_one_row, &a, err);
     if (rc == 0 && a.found)
         return 0;
     memset(out, 0, sizeof(*out));
@@ -562,11 +558,11 @@ revoke_tx(ms_store *s, void *arg, ms_error *err)
                                     " WHERE id = ?1 AND email = ?2",
                                     p, 2, &rows, err)) != 0)
             return rc;
-        return rows == 0 ? ms_error_set(err, MS_ENOTFOUND, "no device %s of %s",
-                                        a->device_id, a->email)
-                         : ms_error_set(err, MS_EPOLICY,
-                                        "device %s already revoked",
-                                        a->device_id);
+        return rows == 0
+                   ? ms_error_set(err, MS_ENOTFOUND, "no device %s of %s",
+                                  a->device_id, a->email)
+                   : ms_error_set(err, MS_EPOLICY, "device %s already revoked",
+                                  a->device_id);
     }
     if ((rc = revoke_device_certs(s, a, now, err)) != 0)
         return rc;

@@ -843,7 +843,8 @@ stmt_get(pg_store *q, const char *sql, int nparams, const char **name,
         ms_free(c->sql);
         c->sql = NULL;
     }
-    if ((c->sql = ms_strdup(sql)) == NULL || (text = placeholders(sql)) == NULL) {
+    if ((c->sql = ms_strdup(sql)) == NULL ||
+        (text = placeholders(sql)) == NULL) {
         rc = ms_error_set(err, MS_ENOMEM, "cannot copy statement");
         goto out;
     }
@@ -893,8 +894,8 @@ pg_value(const PGresult *r, int i, int col, ms_store_val *v, ms_error *err)
     } else if (t == OID_BYTEA) {
         v->type = MS_STORE_VBLOB;
     } else {
-        return ms_error_set(err, MS_EIO, "column %d: unsupported type %u",
-                            col, (unsigned)t);
+        return ms_error_set(err, MS_EIO, "column %d: unsupported type %u", col,
+                            (unsigned)t);
     }
     if (v->type != MS_STORE_VINT) {
         v->p = PQgetvalue(r, i, col);
@@ -923,8 +924,8 @@ pg_rows(const PGresult *r, ms_store_row_fn fn, void *arg, ms_error *err)
 }
 
 static int
-pg_exec(ms_store *s, const char *sql, const ms_store_val *pv,
-        size_t nparams, ms_store_row_fn fn, void *arg, ms_error *err)
+pg_exec(ms_store *s, const char *sql, const ms_store_val *pv, size_t nparams,
+        ms_store_row_fn fn, void *arg, ms_error *err)
 {
     pg_store *q = (pg_store *)s;
     const char *values[MS_STORE_PARAMS_MAX], *name = NULL;

@@ -26,8 +26,8 @@ ms_store_sql_tx(ms_store *s, int mode, ms_store_tx_fn fn, void *arg,
 }
 
 int
-ms_store_sql_exec(ms_store *s, const char *sql, const ms_store_val *p,
-                  size_t n, ms_store_row_fn fn, void *arg, ms_error *err)
+ms_store_sql_exec(ms_store *s, const char *sql, const ms_store_val *p, size_t n,
+                  ms_store_row_fn fn, void *arg, ms_error *err)
 {
     MS_ASSERT(n <= MS_STORE_PARAMS_MAX);
     return s->ops->exec(s, sql, p, n, fn, arg, err);
@@ -43,8 +43,8 @@ count_row(const ms_store_row *row, void *arg, ms_error *err)
 }
 
 int
-ms_store_sql_rows(ms_store *s, const char *sql, const ms_store_val *p,
-                  size_t n, uint64_t *rows_out, ms_error *err)
+ms_store_sql_rows(ms_store *s, const char *sql, const ms_store_val *p, size_t n,
+                  uint64_t *rows_out, ms_error *err)
 {
     *rows_out = 0;
     return ms_store_sql_exec(s, sql, p, n, count_row, rows_out, err);
@@ -70,8 +70,8 @@ int_row(const ms_store_row *row, void *arg, ms_error *err)
 }
 
 int
-ms_store_sql_int(ms_store *s, const char *sql, const ms_store_val *p,
-                 size_t n, int64_t *out, bool *found, ms_error *err)
+ms_store_sql_int(ms_store *s, const char *sql, const ms_store_val *p, size_t n,
+                 int64_t *out, bool *found, ms_error *err)
 {
     int_arg a = {0, false};
     int rc;
@@ -237,8 +237,8 @@ ms_store_col_fixed(unsigned char *dst, size_t len, const ms_store_row *r,
     if ((rc = ms_store_col_blob(r, i, &b, &n, err)) != 0)
         return rc;
     if (n != len)
-        return ms_error_set(err, MS_EIO, "column %zu: %zu bytes, not %zu", i,
-                            n, len);
+        return ms_error_set(err, MS_EIO, "column %zu: %zu bytes, not %zu", i, n,
+                            len);
     memcpy(dst, b, len);
     return 0;
 }
@@ -279,14 +279,11 @@ ms_store_sql_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
     if ((rc = ms_store_cert_check(c, detail, sizeof(detail), err)) != 0)
         return rc;
     {
-        ms_store_val p[] = {MS_SV_TEXT(c->serial_hex),
-                            MS_SV_TEXT(c->issuer),
-                            MS_SV_TEXT(c->subject_email),
-                            MS_SV_INT(c->level),
-                            MS_SV_TEXT(c->use),
-                            MS_SV_INT(c->not_before),
-                            MS_SV_INT(c->not_after),
-                            MS_SV_BLOB(c->der.data, c->der.len)};
+        ms_store_val p[] = {
+            MS_SV_TEXT(c->serial_hex),    MS_SV_TEXT(c->issuer),
+            MS_SV_TEXT(c->subject_email), MS_SV_INT(c->level),
+            MS_SV_TEXT(c->use),           MS_SV_INT(c->not_before),
+            MS_SV_INT(c->not_after),      MS_SV_BLOB(c->der.data, c->der.len)};
 
         rc = ms_store_sql_exec(s,
                                "INSERT INTO certs (serial_hex, issuer,"
@@ -296,8 +293,7 @@ ms_store_sql_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
                                p, MS_SV_COUNT(p), NULL, NULL, err);
     }
     if (rc == MS_EPOLICY)
-        return ms_error_set(err, rc, "serial %s already issued",
-                            c->serial_hex);
+        return ms_error_set(err, rc, "serial %s already issued", c->serial_hex);
     if (rc != 0)
         return rc;
     return ms_store_sql_audit(s, "cert.issue", detail, err);

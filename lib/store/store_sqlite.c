@@ -621,8 +621,8 @@ stmt_get(sq_store *q, const char *sql, sqlite3_stmt **st, bool *owned,
             return 0;
         }
     }
-    src = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
-                             NULL);
+    src =
+        sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     if (src != SQLITE_OK)
         return db_fail(err, q->db, src, "cannot prepare statement");
     c = &q->cache[q->next_evict];
@@ -656,9 +656,9 @@ bind_val(sqlite3_stmt *st, int i, const ms_store_val *v, ms_error *err)
                                   SQLITE_UTF8);
         break;
     case MS_STORE_VBLOB:
-        src = v->len == 0 ? sqlite3_bind_zeroblob(st, i, 0)
-                          : sqlite3_bind_blob64(st, i, v->p, v->len,
-                                                SQLITE_STATIC);
+        src = v->len == 0
+                  ? sqlite3_bind_zeroblob(st, i, 0)
+                  : sqlite3_bind_blob64(st, i, v->p, v->len, SQLITE_STATIC);
         break;
     default:
         return ms_error_set(err, MS_EINVAL, "parameter %d: bad type", i);
@@ -696,8 +696,7 @@ row_read(sqlite3_stmt *st, ms_store_val *vals, size_t n, ms_error *err)
             v->len = (size_t)sqlite3_column_bytes(st, c);
             break;
         default:
-            return ms_error_set(err, MS_EIO, "column %zu: unsupported type",
-                                i);
+            return ms_error_set(err, MS_EIO, "column %zu: unsupported type", i);
         }
         if ((v->type == MS_STORE_VTEXT || v->type == MS_STORE_VBLOB) &&
             v->p == NULL && v->len > 0)

@@ -103,8 +103,7 @@ teardown(void **state)
     char p[128];
 
     for (size_t i = 0; !use_pg && i < 3; i++) {
-        if (snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]) <
-            (int)sizeof(p))
+        if (snprintf(p, sizeof(p), "%s%s", f->db, suffix[i]) < (int)sizeof(p))
             (void)unlink(p); /* may not exist */
     }
     if (!use_pg)
@@ -143,8 +142,8 @@ hash_of(unsigned char out[MS_STORE_SHA256], const char *secret)
 {
     unsigned int n = 0;
 
-    assert_true(EVP_Digest(secret, strlen(secret), out, &n, EVP_sha256(),
-                           NULL));
+    assert_true(
+        EVP_Digest(secret, strlen(secret), out, &n, EVP_sha256(), NULL));
     assert_int_equal(n, MS_STORE_SHA256);
 }
 
@@ -267,9 +266,8 @@ test_store_id__validation_attempts(void **state)
 
     create_validation(s, "val1", "a@example.org");
     for (int i = 1; i < MS_STORE_ATTEMPTS_MAX; i++) {
-        assert_int_equal(ms_store_validation_fail(s, "val1", &attempts, &dead,
-                                                  &err),
-                         0);
+        assert_int_equal(
+            ms_store_validation_fail(s, "val1", &attempts, &dead, &err), 0);
         assert_int_equal(attempts, i);
         assert_false(dead);
     }
@@ -390,13 +388,11 @@ test_store_id__redeem(void **state)
     assert_true(audit_rows(s) == 2);
     assert_int_equal(ms_store_validation_get(s, "val1", &v, &err), 0);
     assert_int_equal(v.state, MS_STORE_VUSED);
-    assert_int_equal(ms_store_mailbox_proven_at(s, "a@example.org", &proven,
-                                                &err),
-                     0);
+    assert_int_equal(
+        ms_store_mailbox_proven_at(s, "a@example.org", &proven, &err), 0);
     assert_true(proven == now);
-    assert_int_equal(ms_store_directory_published(s, "a@example.org",
-                                                  &published, &err),
-                     0);
+    assert_int_equal(
+        ms_store_directory_published(s, "a@example.org", &published, &err), 0);
     assert_true(published);
     /* Single use. */
     assert_int_equal(
@@ -416,13 +412,12 @@ test_store_id__redeem(void **state)
     now += 100;
     make_device(s, "dev3", "a@example.org", &d);
     assert_true(audit_rows(s) == 3);
-    assert_int_equal(ms_store_mailbox_proven_at(s, "a@example.org", &proven,
-                                                &err),
-                     0);
+    assert_int_equal(
+        ms_store_mailbox_proven_at(s, "a@example.org", &proven, &err), 0);
     assert_true(proven == now);
-    assert_int_equal(ms_store_mailbox_proven_at(s, "b@example.org", &proven,
-                                                &err),
-                     MS_ENOTFOUND);
+    assert_int_equal(
+        ms_store_mailbox_proven_at(s, "b@example.org", &proven, &err),
+        MS_ENOTFOUND);
     /* Expired. */
     create_validation(s, "val9", "c@example.org");
     now += DAY;
@@ -466,12 +461,11 @@ test_store_id__redeem_rolls_back(void **state)
     assert_true(audit_rows(s) == rows);
     assert_int_equal(ms_store_validation_get(s, "val2", &v, &err), 0);
     assert_int_equal(v.state, MS_STORE_VPENDING);
-    assert_int_equal(ms_store_mailbox_proven_at(s, "b@example.org", &proven,
-                                                &err),
-                     MS_ENOTFOUND);
-    assert_int_equal(ms_store_directory_published(s, "b@example.org",
-                                                  &published, &err),
-                     0);
+    assert_int_equal(
+        ms_store_mailbox_proven_at(s, "b@example.org", &proven, &err),
+        MS_ENOTFOUND);
+    assert_int_equal(
+        ms_store_directory_published(s, "b@example.org", &published, &err), 0);
     assert_false(published);
     /* And it still works afterwards. */
     assert_int_equal(
@@ -513,14 +507,12 @@ test_store_id__device_certs_revoke(void **state)
     make_cert(&c, serial, email, use);
     assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err), 0);
     assert_true(audit_rows(s) == rows + 1); /* cert.issue */
-    assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err),
-                     MS_EPOLICY);
+    assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err), MS_EPOLICY);
     assert_int_equal(ms_store_device_cert_add(s, "nope", &c, &err),
                      MS_ENOTFOUND);
     c.serial_hex = serial2;
     c.subject_email = other;
-    assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err),
-                     MS_EPOLICY);
+    assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err), MS_EPOLICY);
     ms_store_cert_init(&got);
     assert_int_equal(ms_store_cert_get(s, ISSUER, "0a02", &got, &err),
                      MS_ENOTFOUND);
@@ -549,8 +541,7 @@ test_store_id__device_certs_revoke(void **state)
         MS_EPOLICY);
     /* A revoked device gets no certificate. */
     c.subject_email = email;
-    assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err),
-                     MS_EPOLICY);
+    assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err), MS_EPOLICY);
     ms_buf_cleanup(&c.der);
     ms_store_close(s);
     assert_int_equal(ERR_peek_error(), 0);
@@ -651,9 +642,8 @@ test_store_id__escrow_keys(void **state)
                                                  &err),
                      MS_ENOTFOUND);
     seen.fail = MS_EIO;
-    assert_int_equal(ms_store_escrow_key_release(s, "a@example.org",
-                                                 "apikey:k1", see_key, &seen,
-                                                 &err),
+    assert_int_equal(ms_store_escrow_key_release(
+                         s, "a@example.org", "apikey:k1", see_key, &seen, &err),
                      MS_EIO);
     assert_true(audit_rows(s) == rows + 1);
     ms_buf_cleanup(&c1.der);
@@ -712,8 +702,7 @@ lookup(ms_store *s, const char *email, int want)
     ms_error err;
 
     memset(&seen, 0, sizeof(seen));
-    assert_int_equal(ms_store_directory_lookup(s, email, see_cert, &seen,
-                                               &err),
+    assert_int_equal(ms_store_directory_lookup(s, email, see_cert, &seen, &err),
                      want);
     return seen;
 }
@@ -734,7 +723,7 @@ test_store_id__directory(void **state)
     ms_error err;
 
     (void)lookup(s, "a@example.org", MS_ENOTFOUND);
-    make_device(s, "dev1", "a@example.org", &d); /* publishes */
+    make_device(s, "dev1", "a@example.org", &d);    /* publishes */
     (void)lookup(s, "a@example.org", MS_ENOTFOUND); /* no cert yet */
     make_cert(&c, s1, email, sign);
     assert_int_equal(ms_store_device_cert_add(s, "dev1", &c, &err), 0);
@@ -758,6 +747,7 @@ test_store_id__directory(void **state)
     assert_int_equal(seen.harvested, 2);
     /* Revoked issued and retired escrow certificates are not current. */
     assert_int_equal(ms_store_cert_revoke(s, ISSUER, "0b01", 1, now, &err), 0);
+    ms_buf_cleanup(&c.der);
     make_cert(&c, s2, email, enc);
     make_key(&k, "key1", "a@example.org", "0b02");
     assert_int_equal(ms_store_escrow_key_add(s, &k, &c, false, &err), 0);
@@ -890,8 +880,8 @@ test_store_id__invitations(void **state)
     assert_int_equal(
         ms_store_invitation_claim(s, "c@example.org", 30 * DAY, &v, &err), 0);
     assert_int_equal(v, MS_STORE_INVITE_HAS_CERT);
-    assert_int_equal(
-        ms_store_invitation_claim(s, "bad", 30 * DAY, &v, &err), MS_EINVAL);
+    assert_int_equal(ms_store_invitation_claim(s, "bad", 30 * DAY, &v, &err),
+                     MS_EINVAL);
     ms_buf_cleanup(&c.der);
     ms_store_close(s);
 }
@@ -929,32 +919,31 @@ test_store_id__action_tokens(void **state)
                      MS_EINVAL);
     rows = audit_rows(s);
     /* Another action's token is unknown for this one. */
-    assert_int_equal(ms_store_action_token_use(s, t1, MS_STORE_ACTION_OPT_OUT,
+    assert_int_equal(
+        ms_store_action_token_use(s, t1, MS_STORE_ACTION_OPT_OUT, email, &err),
+        MS_ENOTFOUND);
+    assert_int_equal(ms_store_action_token_use(s, t1, MS_STORE_ACTION_UNPUBLISH,
                                                email, &err),
-                     MS_ENOTFOUND);
-    assert_int_equal(ms_store_action_token_use(
-                         s, t1, MS_STORE_ACTION_UNPUBLISH, email, &err),
                      0);
     assert_string_equal(email, "a@example.org");
-    assert_int_equal(ms_store_directory_published(s, "a@example.org",
-                                                  &published, &err),
-                     0);
+    assert_int_equal(
+        ms_store_directory_published(s, "a@example.org", &published, &err), 0);
     assert_false(published);
     assert_true(audit_rows(s) == rows + 1); /* directory.unpublish */
-    assert_int_equal(ms_store_action_token_use(
-                         s, t1, MS_STORE_ACTION_UNPUBLISH, email, &err),
+    assert_int_equal(ms_store_action_token_use(s, t1, MS_STORE_ACTION_UNPUBLISH,
+                                               email, &err),
                      MS_EPOLICY);
-    assert_int_equal(ms_store_action_token_use(
-                         s, t3, MS_STORE_ACTION_UNPUBLISH, NULL, &err),
-                     MS_ENOTFOUND);
+    assert_int_equal(
+        ms_store_action_token_use(s, t3, MS_STORE_ACTION_UNPUBLISH, NULL, &err),
+        MS_ENOTFOUND);
     now += DAY; /* t2 expired */
-    assert_int_equal(ms_store_action_token_use(s, t2, MS_STORE_ACTION_OPT_OUT,
-                                               NULL, &err),
-                     MS_EPOLICY);
+    assert_int_equal(
+        ms_store_action_token_use(s, t2, MS_STORE_ACTION_OPT_OUT, NULL, &err),
+        MS_EPOLICY);
     now -= 1;
-    assert_int_equal(ms_store_action_token_use(s, t2, MS_STORE_ACTION_OPT_OUT,
-                                               NULL, &err),
-                     0);
+    assert_int_equal(
+        ms_store_action_token_use(s, t2, MS_STORE_ACTION_OPT_OUT, NULL, &err),
+        0);
     assert_int_equal(ms_store_optout_check(s, "b@example.org", &out, &err), 0);
     assert_true(out);
     ms_store_close(s);
