@@ -133,11 +133,9 @@ store_now(ms_store *s)
 }
 
 int
-ms_store_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
+ms_store_cert_check(const ms_store_cert *c, char *detail, size_t cap,
+                    ms_error *err)
 {
-    char detail[MS_STORE_DETAIL_MAX];
-
-    MS_ASSERT(s != NULL && c != NULL);
     if (c->serial_hex == NULL || !serial_ok(c->serial_hex))
         return ms_error_set(err, MS_EINVAL, "serial is not lower-case hex");
     if (c->issuer == NULL || !name_ok(c->issuer))
@@ -154,11 +152,23 @@ ms_store_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
     if (c->der.len == 0 || c->der.len > MS_STORE_DER_MAX)
         return ms_error_set(err, MS_EINVAL, "certificate size %zu", c->der.len);
     /* Every field is capped far below the detail size. */
-    (void)snprintf(detail, sizeof(detail),
+    (void)snprintf(detail, cap,
                    "serial=%s issuer=\"%s\" subject=%s level=V%d use=%s"
                    " not_after=%" PRId64,
                    c->serial_hex, c->issuer, c->subject_email, c->level,
                    c->use, (int64_t)c->not_after);
+    return 0;
+}
+
+int
+ms_store_cert_insert(ms_store *s, const ms_store_cert *c, ms_error *err)
+{
+    char detail[MS_STORE_DETAIL_MAX];
+    int rc;
+
+    MS_ASSERT(s != NULL && c != NULL);
+    if ((rc = ms_store_cert_check(c, detail, sizeof(detail), err)) != 0)
+        return rc;
     return s->ops->cert_insert(s, c, store_now(s), detail, err);
 }
 

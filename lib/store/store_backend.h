@@ -28,6 +28,47 @@ typedef struct ms_store_audit_row {
 /* Returns 0 to go on or a negative status to stop the scan with. */
 typedef int (*ms_store_audit_fn)(const ms_store_audit_row *row, void *arg);
 
+/*
+ * The generic statement layer (store_sql.h builds on it): SQL written once
+ * with ?1..?N placeholders, typed parameters and typed columns. A value is
+ * NULL, a 64-bit integer, text (p NUL-terminated, len bytes) or a blob.
+ */
+typedef enum ms_store_vtype {
+    MS_STORE_VNULL,
+    MS_STORE_VINT,
+    MS_STORE_VTEXT,
+    MS_STORE_VBLOB
+} ms_store_vtype;
+
+typedef struct ms_store_val {
+    ms_store_vtype type;
+    int64_t i;     /* MS_STORE_VINT */
+    const void *p; /* MS_STORE_VTEXT, MS_STORE_VBLOB (NULL only if len 0) */
+    size_t len;
+} ms_store_val;
+
+/* Most parameters of one statement, most columns of one result. */
+#define MS_STORE_PARAMS_MAX 16
+#define MS_STORE_COLS_MAX   16
+
+/* One result row; the values are borrowed for the callback only. */
+typedef struct ms_store_row {
+    size_t n;
+    const ms_store_val *col;
+} ms_store_row;
+
+/* Returns 0 to go on or a negative status (recorded in err) to stop. */
+typedef int (*ms_store_row_fn)(const ms_store_row *row, void *arg,
+                               ms_error *err);
+
+/* Transaction modes: a consistent read, a write, a write that appends to
+ * the audit chain (PostgreSQL locks the audit table first, as the
+ * operations above do, so the chain never forks and locks come in one
+ * order). */
+#define MS_STORE_TX_READ  0
+#define MS_STORE_TX_WRITE 1
+#define MS_STORE_TX_AUDIT 2
+
 struct ms_store_ops {
     const char *name; /* "sqlite", "postgresql" */
     void (*close)(ms_store *s);
@@ -56,6 +97,18 @@ struct ms_store_ops {
     /* Calls fn for every row in id order, inside one read transaction. */
     int (*audit_scan)(ms_store *s, ms_store_audit_fn fn, void *arg,
                       ms_error *err);
+    /* The generic layer. begin opens a transaction of mode
+     * MS_STORE_TX_*; commit ends it (a failed commit rolls back);
+     * rollback ends it without changes (no-op outside one). */
+    int (*begin)(ms_store *s, int mode, ms_error *err);
+    int (*commit)(ms_store *s, ms_error *err);
+    void (*rollback)(ms_store *s);
+    /* Runs one statement (in the open transaction, or alone) with
+     * nparams (<= MS_STORE_PARAMS_MAX) parameters for ?1..?N; fn (may be
+     * NULL) gets every result row. Constraint violations are MS_EPOLICY,
+     * lock waits and serialization failures MS_ETEMP. */
+    int (*exec)(ms_store *s, const char *sql, const ms_store_val *params,
+                size_t nparams, ms_store_row_fn fn, void *arg, ms_error *err);
 };
 
 struct ms_store {
@@ -76,6 +129,14 @@ extern const char ms_store_audit_genesis[MS_STORE_HASH_HEX];
 int ms_store_audit_hash(char out[MS_STORE_HASH_HEX], const char *prev_hash,
                         uint64_t id, int64_t time, const char *event,
                         const char *detail, ms_error *err);
+
+/*
+ * Checks every field of c as ms_store_cert_insert() does and writes the
+ * detail of its cert.issue audit row into detail (cap >= 512 bytes).
+ * Returns 0 or MS_EINVAL.
+ */
+int ms_store_cert_check(const ms_store_cert *c, char *detail, size_t cap,
+                        ms_error *err);
 
 /* The SQLite backend: path is a file name or ":memory:". */
 int ms_store_sqlite_open(ms_store **out, const char *path, ms_error *err);

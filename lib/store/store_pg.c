@@ -19,6 +19,7 @@
  * messages libpq gives when it cannot connect.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -49,13 +50,38 @@ static const char session_sql[] =
 #define OID_INT4  23
 #define OID_TEXT  25
 
+#define OID_BOOL    16
+#define OID_NAME    19
+#define OID_BPCHAR  1042
+#define OID_VARCHAR 1043
+
 #define MAX_PARAMS 8
+/* Statements of the generic layer kept prepared per connection. */
+#define STMT_CACHE 32
+
+typedef struct pg_cached {
+    char *sql;     /* the ?N text, the key (NULL: free slot) */
+    char name[24]; /* "ms_<n>" on the server */
+} pg_cached;
 
 typedef struct pg_store {
     ms_store base; /* first: ms_store * and pg_store * convert */
     PGconn *conn;
     char state[6]; /* SQLSTATE of the last failed statement, "" if none */
+    pg_cached cache[STMT_CACHE];
+    size_t next_evict;     /* round robin when the cache is full */
+    unsigned long stmt_no; /* names are never reused */
 } pg_store;
+
+/* Forgets the prepared statements (the server lost them on reconnect). */
+static void
+cache_clear(pg_store *q)
+{
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        ms_free(q->cache[i].sql);
+        q->cache[i].sql = NULL;
+    }
+}
 
 /* Bound parameters, all in binary format. */
 typedef struct params {
@@ -225,6 +251,7 @@ conn_ok(pg_store *q, ms_error *err)
     if (PQstatus(q->conn) == CONNECTION_OK)
         return 0;
     PQreset(q->conn);
+    cache_clear(q);
     if (PQstatus(q->conn) != CONNECTION_OK)
         return pg_fail(q, NULL, "cannot reconnect to PostgreSQL", err);
     return session_limits(q, err);
@@ -310,6 +337,7 @@ pg_close(ms_store *s)
     pg_store *q = (pg_store *)s;
 
     PQfinish(q->conn);
+    cache_clear(q);
     ms_free(q);
 }
 
@@ -741,6 +769,208 @@ pg_audit_scan(ms_store *s, ms_store_audit_fn fn, void *arg, ms_error *err)
                 NULL, audit_row, &a, "cannot read audit log", err);
 }
 
+/* The generic statement layer (store_backend.h). */
+
+static int
+pg_begin(ms_store *s, int mode, ms_error *err)
+{
+    pg_store *q = (pg_store *)s;
+    int rc;
+
+    if ((rc = tx_begin(q, mode != MS_STORE_TX_READ, err)) != 0)
+        return rc;
+    if (mode == MS_STORE_TX_AUDIT && (rc = lock_audit(q, err)) != 0)
+        return tx_end(q, rc, err);
+    return 0;
+}
+
+static int
+pg_commit(ms_store *s, ms_error *err)
+{
+    return tx_end((pg_store *)s, 0, err);
+}
+
+static void
+pg_rollback(ms_store *s)
+{
+    /* tx_end with a failure only rolls back; the status is ours. */
+    (void)tx_end((pg_store *)s, MS_ERR, NULL);
+}
+
+/* ?N -> $N outside quoted literals and identifiers (same length). */
+static char *
+placeholders(const char *sql)
+{
+    char *out = ms_strdup(sql), quote = 0;
+
+    for (char *c = out; c != NULL && *c != '\0'; c++) {
+        if (quote != 0) {
+            if (*c == quote)
+                quote = 0;
+        } else if (*c == '\'' || *c == '"') {
+            quote = *c;
+        } else if (*c == '?' && c[1] >= '1' && c[1] <= '9') {
+            *c = '$';
+        }
+    }
+    return out;
+}
+
+/* The server-side name of sql, prepared on first use. */
+static int
+stmt_get(pg_store *q, const char *sql, int nparams, const char **name,
+         ms_error *err)
+{
+    pg_cached *c;
+    PGresult *r;
+    char *text = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        if (q->cache[i].sql != NULL && strcmp(q->cache[i].sql, sql) == 0) {
+            *name = q->cache[i].name;
+            return 0;
+        }
+    }
+    c = &q->cache[q->next_evict];
+    if (c->sql != NULL) {
+        char dealloc[48];
+
+        /* Frees the server's copy; failing only leaks it until the
+         * session ends, as names are never reused. */
+        (void)snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", c->name);
+        PQclear(PQexec(q->conn, dealloc));
+        ms_free(c->sql);
+        c->sql = NULL;
+    }
+    if ((c->sql = ms_strdup(sql)) == NULL ||
+        (text = placeholders(sql)) == NULL) {
+        rc = ms_error_set(err, MS_ENOMEM, "cannot copy statement");
+        goto out;
+    }
+    (void)snprintf(c->name, sizeof(c->name), "ms_%lu", ++q->stmt_no);
+    q->state[0] = '\0';
+    r = PQprepare(q->conn, c->name, text, nparams, NULL);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = pg_fail(q, r, "cannot prepare statement", err);
+    PQclear(r);
+    if (rc == 0) {
+        *name = c->name;
+        q->next_evict = (q->next_evict + 1) % STMT_CACHE;
+    }
+out:
+    if (rc != 0) {
+        ms_free(c->sql);
+        c->sql = NULL;
+    }
+    ms_free(text);
+    return rc;
+}
+
+/* Column col of row i as a value (borrowed from r). */
+static int
+pg_value(const PGresult *r, int i, int col, ms_store_val *v, ms_error *err)
+{
+    Oid t = PQftype(r, col);
+    int64_t n;
+    int rc;
+
+    memset(v, 0, sizeof(*v));
+    if (PQgetisnull(r, i, col)) {
+        v->type = MS_STORE_VNULL;
+        return 0;
+    }
+    if (t == OID_INT2 || t == OID_INT4 || t == OID_INT8) {
+        if ((rc = col_int(r, i, col, &n, err)) != 0)
+            return rc;
+        v->type = MS_STORE_VINT;
+        v->i = n;
+    } else if (t == OID_BOOL && PQgetlength(r, i, col) == 1) {
+        v->type = MS_STORE_VINT;
+        v->i = PQgetvalue(r, i, col)[0] != 0;
+    } else if (t == OID_TEXT || t == OID_VARCHAR || t == OID_BPCHAR ||
+               t == OID_NAME) {
+        v->type = MS_STORE_VTEXT;
+    } else if (t == OID_BYTEA) {
+        v->type = MS_STORE_VBLOB;
+    } else {
+        return ms_error_set(err, MS_EIO, "column %d: unsupported type %u", col,
+                            (unsigned)t);
+    }
+    if (v->type != MS_STORE_VINT) {
+        v->p = PQgetvalue(r, i, col);
+        v->len = (size_t)PQgetlength(r, i, col);
+    }
+    return 0;
+}
+
+static int
+pg_rows(const PGresult *r, ms_store_row_fn fn, void *arg, ms_error *err)
+{
+    ms_store_val vals[MS_STORE_COLS_MAX];
+    ms_store_row row = {0, vals};
+    int rc = 0, n = PQntuples(r), cols = PQnfields(r);
+
+    if (cols > MS_STORE_COLS_MAX)
+        return ms_error_set(err, MS_EINVAL, "%d columns", cols);
+    row.n = (size_t)cols;
+    for (int i = 0; i < n && rc == 0; i++) {
+        for (int c = 0; c < cols && rc == 0; c++)
+            rc = pg_value(r, i, c, &vals[c], err);
+        if (rc == 0)
+            rc = fn(&row, arg, err);
+    }
+    return rc;
+}
+
+static int
+pg_exec(ms_store *s, const char *sql, const ms_store_val *pv, size_t nparams,
+        ms_store_row_fn fn, void *arg, ms_error *err)
+{
+    pg_store *q = (pg_store *)s;
+    const char *values[MS_STORE_PARAMS_MAX], *name = NULL;
+    int lengths[MS_STORE_PARAMS_MAX], formats[MS_STORE_PARAMS_MAX];
+    char ints[MS_STORE_PARAMS_MAX][24];
+    PGresult *r = NULL;
+    int rc;
+
+    MS_ASSERT(nparams <= MS_STORE_PARAMS_MAX);
+    /* Outside a transaction a lost connection is mended first. */
+    if (PQtransactionStatus(q->conn) != PQTRANS_INTRANS &&
+        PQtransactionStatus(q->conn) != PQTRANS_INERROR &&
+        (rc = conn_ok(q, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < nparams; i++) {
+        const ms_store_val *v = &pv[i];
+
+        /* Integers and text go as text (the server infers the types),
+         * blobs as binary bytea. */
+        values[i] = NULL;
+        lengths[i] = 0;
+        formats[i] = v->type == MS_STORE_VBLOB;
+        if (v->type == MS_STORE_VINT) {
+            (void)snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)v->i);
+            values[i] = ints[i];
+        } else if (v->type == MS_STORE_VTEXT || v->type == MS_STORE_VBLOB) {
+            MS_ASSERT(v->len <= INT32_MAX);
+            values[i] = v->p != NULL ? v->p : "";
+            lengths[i] = (int)v->len;
+        }
+    }
+    if ((rc = stmt_get(q, sql, (int)nparams, &name, err)) != 0)
+        return rc;
+    q->state[0] = '\0';
+    r = PQexecPrepared(q->conn, name, (int)nparams, values, lengths, formats,
+                       1);
+    if (r == NULL || (PQresultStatus(r) != PGRES_TUPLES_OK &&
+                      PQresultStatus(r) != PGRES_COMMAND_OK))
+        rc = pg_fail(q, r, "statement failed", err);
+    else if (fn != NULL)
+        rc = pg_rows(r, fn, arg, err);
+    PQclear(r);
+    return rc;
+}
+
 static const struct ms_store_ops pg_ops = {
     .name = "postgresql",
     .close = pg_close,
@@ -752,6 +982,10 @@ static const struct ms_store_ops pg_ops = {
     .revocation_epoch = pg_revocation_epoch,
     .audit_append = pg_audit_append,
     .audit_scan = pg_audit_scan,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .exec = pg_exec,
 };
 
 /* The schema version recorded in the database (0 when new). */

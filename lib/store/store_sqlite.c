@@ -19,11 +19,20 @@
 
 /* How long a writer waits for another one before MS_ETEMP. */
 #define BUSY_TIMEOUT_MS 5000
+/* Statements of the generic layer kept prepared per connection. */
+#define STMT_CACHE 32
+
+typedef struct sq_cached {
+    char *sql; /* our copy, the key */
+    sqlite3_stmt *st;
+} sq_cached;
 
 typedef struct sq_store {
     ms_store base; /* first: ms_store * and sq_store * convert */
     sqlite3 *db;
     sqlite3_stmt *epoch; /* kept prepared: OCSP reads it per request */
+    sq_cached cache[STMT_CACHE];
+    size_t next_evict; /* round robin when the cache is full */
 } sq_store;
 
 static sqlite3 *
@@ -140,6 +149,10 @@ sq_close(ms_store *s)
     sq_store *q = (sq_store *)s;
 
     sqlite3_finalize(q->epoch);
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(q->cache[i].st);
+        ms_free(q->cache[i].sql);
+    }
     /* sqlite3_close_v2 only fails on a NULL-safe misuse we never make:
      * every other statement is finalised before its function returns. */
     (void)sqlite3_close_v2(q->db);
@@ -567,6 +580,164 @@ out:
     return tx_end(db, rc, err);
 }
 
+/* The generic statement layer (store_backend.h). */
+
+static int
+sq_begin(ms_store *s, int mode, ms_error *err)
+{
+    return tx_begin(db_of(s), mode != MS_STORE_TX_READ, err);
+}
+
+static int
+sq_commit(ms_store *s, ms_error *err)
+{
+    return tx_end(db_of(s), 0, err);
+}
+
+static void
+sq_rollback(ms_store *s)
+{
+    /* tx_end with a failure only rolls back; the status is ours. */
+    (void)tx_end(db_of(s), MS_ERR, NULL);
+}
+
+/* A prepared statement for sql: from the cache, else prepared (and kept
+ * when the cache has room or an idle entry to evict). *owned says whether
+ * the caller must finalise it. */
+static int
+stmt_get(sq_store *q, const char *sql, sqlite3_stmt **st, bool *owned,
+         ms_error *err)
+{
+    sq_cached *c = NULL;
+    char *key = NULL;
+    int src;
+
+    *owned = false;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        c = &q->cache[i];
+        if (c->sql != NULL && strcmp(c->sql, sql) == 0 &&
+            !sqlite3_stmt_busy(c->st)) {
+            *st = c->st;
+            return 0;
+        }
+    }
+    src =
+        sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (src != SQLITE_OK)
+        return db_fail(err, q->db, src, "cannot prepare statement");
+    c = &q->cache[q->next_evict];
+    if ((c->st == NULL || !sqlite3_stmt_busy(c->st)) &&
+        (key = ms_strdup(sql)) != NULL) {
+        sqlite3_finalize(c->st);
+        ms_free(c->sql);
+        c->sql = key;
+        c->st = *st;
+        q->next_evict = (q->next_evict + 1) % STMT_CACHE;
+        return 0;
+    }
+    *owned = true; /* no room (or no memory for the key): used once */
+    return 0;
+}
+
+static int
+bind_val(sqlite3_stmt *st, int i, const ms_store_val *v, ms_error *err)
+{
+    int src;
+
+    switch (v->type) {
+    case MS_STORE_VNULL:
+        src = sqlite3_bind_null(st, i);
+        break;
+    case MS_STORE_VINT:
+        src = sqlite3_bind_int64(st, i, v->i);
+        break;
+    case MS_STORE_VTEXT:
+        src = sqlite3_bind_text64(st, i, v->p, v->len, SQLITE_STATIC,
+                                  SQLITE_UTF8);
+        break;
+    case MS_STORE_VBLOB:
+        src = v->len == 0
+                  ? sqlite3_bind_zeroblob(st, i, 0)
+                  : sqlite3_bind_blob64(st, i, v->p, v->len, SQLITE_STATIC);
+        break;
+    default:
+        return ms_error_set(err, MS_EINVAL, "parameter %d: bad type", i);
+    }
+    if (src != SQLITE_OK)
+        return db_fail(err, sqlite3_db_handle(st), src, "cannot bind");
+    return 0;
+}
+
+/* Fills vals from the current row of st. */
+static int
+row_read(sqlite3_stmt *st, ms_store_val *vals, size_t n, ms_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        ms_store_val *v = &vals[i];
+        int c = (int)i;
+
+        memset(v, 0, sizeof(*v));
+        switch (sqlite3_column_type(st, c)) {
+        case SQLITE_NULL:
+            v->type = MS_STORE_VNULL;
+            break;
+        case SQLITE_INTEGER:
+            v->type = MS_STORE_VINT;
+            v->i = sqlite3_column_int64(st, c);
+            break;
+        case SQLITE_TEXT:
+            v->type = MS_STORE_VTEXT;
+            v->p = sqlite3_column_text(st, c);
+            v->len = (size_t)sqlite3_column_bytes(st, c);
+            break;
+        case SQLITE_BLOB:
+            v->type = MS_STORE_VBLOB;
+            v->p = sqlite3_column_blob(st, c);
+            v->len = (size_t)sqlite3_column_bytes(st, c);
+            break;
+        default:
+            return ms_error_set(err, MS_EIO, "column %zu: unsupported type", i);
+        }
+        if ((v->type == MS_STORE_VTEXT || v->type == MS_STORE_VBLOB) &&
+            v->p == NULL && v->len > 0)
+            return ms_error_set(err, MS_ENOMEM, "cannot read column %zu", i);
+    }
+    return 0;
+}
+
+static int
+sq_exec(ms_store *s, const char *sql, const ms_store_val *params,
+        size_t nparams, ms_store_row_fn fn, void *arg, ms_error *err)
+{
+    sq_store *q = (sq_store *)s;
+    ms_store_val vals[MS_STORE_COLS_MAX];
+    ms_store_row row = {0, vals};
+    sqlite3_stmt *st = NULL;
+    bool owned = false;
+    int rc, src = SQLITE_DONE;
+
+    MS_ASSERT(nparams <= MS_STORE_PARAMS_MAX);
+    if ((rc = stmt_get(q, sql, &st, &owned, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < nparams && rc == 0; i++)
+        rc = bind_val(st, (int)i + 1, &params[i], err);
+    row.n = (size_t)sqlite3_column_count(st);
+    if (rc == 0 && row.n > MS_STORE_COLS_MAX)
+        rc = ms_error_set(err, MS_EINVAL, "%zu columns", row.n);
+    while (rc == 0 && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = row_read(st, vals, row.n, err)) == 0 && fn != NULL)
+            rc = fn(&row, arg, err);
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = db_fail(err, q->db, src, "statement failed");
+    /* Ends the statement; its error, if any, was reported above. */
+    (void)sqlite3_reset(st);
+    (void)sqlite3_clear_bindings(st); /* always SQLITE_OK */
+    if (owned)
+        sqlite3_finalize(st);
+    return rc;
+}
+
 static const struct ms_store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -578,6 +749,10 @@ static const struct ms_store_ops sq_ops = {
     .revocation_epoch = sq_revocation_epoch,
     .audit_append = sq_audit_append,
     .audit_scan = sq_audit_scan,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .exec = sq_exec,
 };
 
 /* The schema version recorded in the database (0 when new). */
