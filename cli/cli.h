@@ -75,6 +75,21 @@ int cmd_open(ms_ctx *ctx, const cli_opts *o);
 int cmd_export(ms_ctx *ctx, const cli_opts *o);
 int cmd_import(ms_ctx *ctx, const cli_opts *o);
 
+/* send and lookup parse their own arguments (sendmail's, for send):
+ * argv[0] is the command name. They return the exit status (send:
+ * <sysexits.h>, see cmd_send.c). */
+int cli_send(int argc, char **argv);
+int cli_lookup(int argc, char **argv);
+struct ms_rcpt_list;
+/*
+ * send's recipient look-up (cmd_lookup.c): *r gets each recipient's
+ * newest encryption certificate; *encrypt says whether to encrypt (mode
+ * an ms_profile_encrypt). Returns a <sysexits.h> status, printing why.
+ */
+int cli_send_encrypt(ms_recipients **r, bool *encrypt, ms_ctx *ctx,
+                     ms_profile *p, const char *server_url, int mode,
+                     const struct ms_rcpt_list *l);
+
 /*
  * The profile (profile.c): opened on first use with the name from
  * --profile or MAILSEAL_PROFILE, kept until cli_profile_close(). create

@@ -217,7 +217,7 @@ usage_all(FILE *fp)
 {
     fprintf(fp, "usage: mailseal COMMAND [OPTIONS] (mailseal COMMAND --help)\n"
                 "commands: sign encrypt seal decrypt verify open export "
-                "import\n");
+                "import send lookup\n");
 }
 
 #ifdef MS_TEST_HOOKS
@@ -318,6 +318,10 @@ main(int argc, char **argv)
         printf("mailseal %s\n", ms_version());
         return EXIT_OK;
     }
+    if (strcmp(argv[1], "send") == 0)
+        return cli_send(argc - 1, argv + 1);
+    if (strcmp(argv[1], "lookup") == 0)
+        return cli_lookup(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(argv[1], cmds[i].name) == 0)
             return run(&cmds[i], argc - 1, argv + 1);

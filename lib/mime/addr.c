@@ -500,3 +500,102 @@ ms_addr_equal(const char *a, const char *b)
 {
     return ms_ascii_caseeq(a, b);
 }
+
+static const char why_list_parse[] = "the address list cannot be parsed";
+
+/* One mailbox of an address list: lx->cur is its first token. */
+static int
+list_mailbox(lexer *lx, mailbox *mb, bool *group_start, const char **why)
+{
+    run r;
+
+    *group_start = false;
+    memset(mb, 0, sizeof(*mb));
+    if (!read_run(lx, &r))
+        return MS_EMALFORMED;
+    switch (lx->cur.kind) {
+    case ':':
+        if (r.empty || !r.phrase || !lex_next(lx))
+            return MS_EMALFORMED;
+        *group_start = true;
+        return 0;
+    case '<':
+        *why = r.empty || r.phrase ? parse_angle(lx, mb) : why_parse;
+        break;
+    case '@':
+        *why = parse_addr_spec(lx, &r, mb);
+        break;
+    default:
+        return MS_EMALFORMED;
+    }
+    return *why == NULL ? 0 : MS_EMALFORMED;
+}
+
+/* After a mailbox: a ',' (skipped), the end, or a ';' closing a group. */
+static bool
+list_separator(lexer *lx, bool *in_group)
+{
+    if (lx->cur.kind == TK_END)
+        return true;
+    if (lx->cur.kind == ';' && *in_group) {
+        *in_group = false;
+        return lex_next(lx) &&
+               (lx->cur.kind == ',' || lx->cur.kind == TK_END);
+    }
+    return lx->cur.kind == ',';
+}
+
+int
+ms_addr_parse_list(const char *value, ms_addr_list_fn fn, void *arg,
+                   const char **why)
+{
+    lexer lx;
+    mailbox mb;
+    bool in_group = false, group_start;
+    char *addr = NULL;
+    int rc = 0;
+
+    *why = NULL;
+    if (value == NULL)
+        return 0;
+    if ((*why = check_text(value)) != NULL)
+        return MS_EMALFORMED;
+    memset(&lx, 0, sizeof(lx));
+    lx.p = value;
+    if (!lex_next(&lx))
+        goto bad;
+    while (lx.cur.kind != TK_END) {
+        if (lx.cur.kind == ',' || (lx.cur.kind == ';' && in_group)) {
+            in_group = in_group && lx.cur.kind != ';';
+            if (!lex_next(&lx))
+                goto bad;
+            continue;
+        }
+        if (list_mailbox(&lx, &mb, &group_start, why) != 0)
+            goto bad;
+        if (group_start) {
+            if (in_group)
+                goto bad; /* groups do not nest */
+            in_group = true;
+            continue;
+        }
+        if ((rc = make_addr(&addr, &mb, why)) != 0) {
+            if (rc == MS_ENOMEM)
+                return rc;
+            *why = "the address list holds an invalid address";
+            return MS_EMALFORMED;
+        }
+        rc = fn(addr, arg);
+        ms_free(addr);
+        addr = NULL;
+        if (rc != 0)
+            return rc;
+        if (!list_separator(&lx, &in_group))
+            goto bad;
+    }
+    if (!in_group)
+        return 0;
+bad:
+    *why = why_list_parse;
+    return MS_EMALFORMED;
+}

@@ -30,6 +30,22 @@ int ms_addr_parse_from(char **out, const char *value, const char **why);
 /* The From of the message's top-level header (one field, one mailbox). */
 int ms_mime_from(char **out, const ms_mime *m, const char **why);
 
+/* Called by ms_addr_parse_list() with each addr-spec (borrowed for the
+ * call); a non-zero return stops the walk and is returned. */
+typedef int (*ms_addr_list_fn)(const char *addr, void *arg);
+
+/*
+ * Parses one unfolded address-list value (To, Cc, Bcc, or a sendmail
+ * recipient argument): mailboxes and groups ("Team: a@x, b@y;") separated
+ * by commas; empty elements and empty groups are allowed, an empty value
+ * holds no address. Each mailbox is read as strictly as by
+ * ms_addr_parse_from() and fn gets its addr-spec, in order. Returns 0,
+ * fn's status, MS_EMALFORMED (with *why, static text; fn may have been
+ * called for the addresses before the fault) or MS_ENOMEM.
+ */
+int ms_addr_parse_list(const char *value, ms_addr_list_fn fn, void *arg,
+                       const char **why);
+
 /* Case-insensitive comparison of two addr-specs (ASCII). */
 bool ms_addr_equal(const char *a, const char *b);
 
