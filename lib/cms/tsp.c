@@ -90,7 +90,7 @@ ms_tsp_request(ms_buf *token, ms_ctx *ctx, const char *url,
         rc = ms_error_set_ossl(err, MS_ENOMEM, "cannot encode the request");
         goto out;
     }
-    if ((rc = ms_http_request(&answer, ctx, url,
+    if ((rc = ms_http_fetch(&answer, ctx, url,
                               "application/timestamp-query", der,
                               (size_t)len, "application/timestamp-reply",
                               MS_TSP_MAX_TOKEN, err)) != 0)

@@ -11,6 +11,7 @@
 
 #include "ctx.h"
 #include "lookup/lookup.h"
+#include "net/http.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/str.h"
@@ -230,21 +231,11 @@ has_encryption(STACK_OF(X509) * sk)
 
 /* ---- the directory over HTTP ---- */
 
-static size_t
-write_cb(char *p, size_t size, size_t n, void *arg)
-{
-    ms_buf *b = arg;
-
-    if (ms_buf_append(b, p, size * n) != 0)
-        return 0; /* libcurl stops with CURLE_WRITE_ERROR */
-    return size * n;
-}
-
 static int
-dir_url(char *url, size_t n, CURL *c, const char *server_url,
-        const char *addr, ms_error *err)
+dir_url(char *url, size_t n, const char *server_url, const char *addr,
+        ms_error *err)
 {
-    char *esc = curl_easy_escape(c, addr, 0);
+    char *esc = curl_easy_escape(NULL, addr, 0);
     size_t blen = strlen(server_url);
     int w;
 
@@ -280,48 +271,21 @@ static int
 dir_get(ms_buf *body, const ms_ctx *ctx, const char *server_url,
         const char *addr, ms_error *err)
 {
-    char url[MS_LOOKUP_MAX_URL], ebuf[CURL_ERROR_SIZE] = "";
-    struct curl_slist *hdrs = NULL;
-    long status = 0;
-    CURL *c;
-    CURLcode cc;
+    char url[MS_LOOKUP_MAX_URL];
+    ms_http_call call = {"GET", url, NULL, NULL, 0, "application/json", NULL,
+                         body->max};
+    ms_http_reply r;
     int rc;
 
-    if ((c = curl_easy_init()) == NULL)
-        return ms_error_set(err, MS_ENOMEM, "cannot create an HTTP handle");
-    if ((rc = dir_url(url, sizeof(url), c, server_url, addr, err)) != 0)
-        goto out;
-    if ((hdrs = curl_slist_append(NULL, "Accept: application/json")) ==
-            NULL ||
-        curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
-            CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ctx->net_timeout_ms) !=
-            CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ctx->net_timeout_ms) !=
-            CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, body) != CURLE_OK) {
-        rc = ms_error_set(err, MS_ENOMEM, "cannot set up the HTTP request");
-        goto out;
-    }
-    if ((cc = curl_easy_perform(c)) != CURLE_OK) {
-        rc = body->len >= body->max
-                 ? ms_error_set(err, MS_ETOOBIG, "directory answer too large")
-                 : ms_error_set(err, MS_ETEMP, "directory %s: %s", server_url,
-                                ebuf[0] != '\0' ? ebuf
-                                                : curl_easy_strerror(cc));
-        goto out;
-    }
-    if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
-        status = 0;
-    rc = dir_status(status, server_url, err);
-out:
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if ((rc = dir_url(url, sizeof(url), server_url, addr, err)) != 0)
+        return rc;
+    ms_http_reply_init(&r);
+    if ((rc = ms_http_perform(&r, ctx, &call, err)) == MS_ETOOBIG)
+        rc = ms_error_set(err, MS_ETOOBIG, "directory answer too large");
+    if (rc == 0 && (rc = dir_status(r.status, server_url, err)) == 0 &&
+        ms_buf_append(body, r.body.data, r.body.len) != 0)
+        rc = ms_error_set(err, MS_ETOOBIG, "directory answer too large");
+    ms_http_reply_cleanup(&r);
     return rc;
 }
 

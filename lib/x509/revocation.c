@@ -213,7 +213,7 @@ ask(ms_rev_answer *a, ms_ctx *ctx, const char *url, OCSP_CERTID *id,
         set_unknown(a, "cannot build the OCSP request");
         goto out;
     }
-    if (ms_http_request(&answer, ctx, url, "application/ocsp-request", der,
+    if (ms_http_fetch(&answer, ctx, url, "application/ocsp-request", der,
                         (size_t)n, "application/ocsp-response",
                         MS_OCSP_MAX_ANSWER, NULL) != 0) {
         set_unknown(a, "the OCSP responder did not answer");

@@ -29,8 +29,10 @@
 #include <curl/curl.h>
 
 #include <mailseal/buf.h>
+#include <mailseal/ctx.h>
 #include <mailseal/error.h>
 
+#include "net/http.h"
 #include "net/server.h"
 #include "util/str.h"
 
@@ -123,6 +125,30 @@ h_slow(const ms_http_request *req, ms_http_response *resp, void *arg)
     for (int i = 0; i < 20000 && !atomic_load(&slow_go); i++)
         (void)nanosleep(&tick, NULL);
     return ms_buf_puts(&resp->body, "slow");
+}
+
+/*
+ * The API client's view: method, Authorization and Accept echoed, 429
+ * with Retry-After when asked.
+ */
+static int
+h_api(const ms_http_request *req, ms_http_response *resp, void *arg)
+{
+    const char *auth = ms_http_request_header(req, "Authorization");
+    const char *acc = ms_http_request_header(req, "Accept");
+    char text[512];
+
+    (void)arg;
+    if (ms_http_request_query(req, "limit") != NULL) {
+        resp->status = 429;
+        return ms_http_response_add_header(resp, "Retry-After", "17");
+    }
+    resp->status = 201;
+    resp->content_type = "text/plain; charset=utf-8";
+    (void)snprintf(text, sizeof(text), "%s|%s|%s|%zu", req->method_name,
+                   auth != NULL ? auth : "-", acc != NULL ? acc : "-",
+                   req->body_len);
+    return ms_buf_puts(&resp->body, text);
 }
 
 /* The CPU the serving thread runs on, as text. */
@@ -310,6 +336,11 @@ start_with(ms_http_error_map map, unsigned threads, bool cpu_affinity)
                      0);
     assert_int_equal(ms_http_server_route(s, MS_HTTP_GET, "/cpu", false, h_cpu,
                                           NULL, &err),
+                     0);
+    assert_int_equal(ms_http_server_route(s,
+                                          MS_HTTP_GET | MS_HTTP_POST |
+                                              MS_HTTP_DELETE,
+                                          "/api", false, h_api, NULL, &err),
                      0);
     assert_int_equal(ms_http_server_start(s, &err), 0);
     assert_true(ms_http_server_port(s) > 0);
@@ -637,6 +668,63 @@ test_server__cpu_affinity(void **state)
     assert_false(port_open(port));
 }
 
+/* lib/net/http.c's API client against the server: every status. */
+static void
+test_server__api_client(void **state)
+{
+    ms_http_server *s = start(NULL, 1);
+    char url[96];
+    ms_http_call call = {"DELETE", url, NULL, NULL, 0, "application/json",
+                         "Bearer ms1_secret", 4096};
+    ms_http_reply r;
+    ms_ctx *ctx = NULL;
+    ms_error err;
+
+    (void)state;
+    assert_int_equal(ms_ctx_new(&ctx, &err), 0);
+    ms_http_reply_init(&r);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/api",
+                   ms_http_server_port(s));
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), 0);
+    assert_int_equal(r.status, 201);
+    assert_true(ms_http_type_is(r.content_type, "text/plain"));
+    assert_false(ms_http_type_is(r.content_type, "text/plai"));
+    assert_int_equal(r.body.len, strlen("DELETE|Bearer ms1_secret|"
+                                        "application/json|0"));
+    assert_memory_equal(r.body.data, "DELETE|Bearer ms1_secret|application/json|0",
+                        r.body.len);
+    call.method = "POST";
+    call.content_type = "application/json";
+    call.body = "{\"a\":1}";
+    call.len = 7;
+    call.authorization = NULL;
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), 0);
+    assert_memory_equal(r.body.data, "POST|-|application/json|7", r.body.len);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/api?limit",
+                   ms_http_server_port(s));
+    call.method = "GET";
+    call.body = NULL;
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), 0);
+    assert_int_equal(r.status, 429);
+    assert_int_equal(r.retry_after, 17);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/api",
+                   ms_http_server_port(s));
+    call.max = 8; /* the echo is longer */
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_ETOOBIG);
+    assert_int_equal(r.body.len, 0);
+    call.max = 4096;
+    call.authorization = "Bearer x\r\nX-Injected: 1";
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_EINVAL);
+    call.authorization = NULL;
+    call.url = "ftp://127.0.0.1/";
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_EINVAL);
+    ms_http_server_free(s);
+    call.url = url; /* nobody listens now */
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_ETEMP);
+    ms_http_reply_cleanup(&r);
+    ms_ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -648,6 +736,7 @@ main(void)
         cmocka_unit_test(test_server__options),
         cmocka_unit_test(test_server__graceful_stop),
         cmocka_unit_test(test_server__cpu_affinity),
+        cmocka_unit_test(test_server__api_client),
     };
     int rc;
 
