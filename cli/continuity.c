@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "mime/addr.h"
 #include "policy/result.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -117,14 +118,12 @@ cli_continuity_check(cli_continuity *c, ms_profile *p, const ms_result *r,
                      time_t now, ms_error *err)
 {
     const char *from = ms_result_get0_from(r);
-    char *norm = NULL;
     int rc;
 
     memset(c, 0, sizeof(*c));
-    if (from == NULL || ms_profile_addr_norm(&norm, from, NULL) != 0)
+    if (from == NULL ||
+        ms_addr_normalise(c->address, sizeof(c->address), from, NULL) != 0)
         return 0; /* no usable From: nobody to remember */
-    (void)snprintf(c->address, sizeof(c->address), "%s", norm);
-    ms_free(norm);
     rc = ms_profile_seen_get(&c->prev, p, c->address, err);
     if (rc == MS_ENOTFOUND)
         ms_error_clear(err);

@@ -24,7 +24,8 @@ typedef enum ms_status {
     MS_EREVOKED = -9,   /* certificate revoked */
     MS_EPOLICY = -10,   /* refused by policy */
     MS_ETEMP = -11,     /* temporary failure, retry later */
-    MS_EIO = -12        /* I/O error */
+    MS_EIO = -12,       /* I/O error */
+    MS_ELIMIT = -13     /* rate limit reached, retry after a delay */
 } ms_status;
 
 typedef struct ms_error {

@@ -21,6 +21,7 @@
 
 #include "ca/keys.h"
 #include "kms/kms_int.h"
+#include "mime/addr.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -31,6 +32,9 @@
 static const unsigned char file_magic[4] = {'M', 'S', 'K', 'M'};
 #define FILE_VERSION 1
 
+_Static_assert(MS_KMS_MAILBOX_MAX == MS_ADDR_NORM_MAX,
+               "a kms mailbox is a normal address");
+
 struct ms_kms_master {
     uint32_t id;
     bool secure; /* on the OpenSSL secure heap */
@@ -40,57 +44,17 @@ struct ms_kms_master {
 /* ---- names ---- */
 
 int
-ms_kms_mailbox_normalise(char *out, size_t n, const char *in, ms_error *err)
-{
-    size_t len, at = 0;
-    bool seen = false;
-
-    MS_ASSERT(out != NULL && n > 0);
-    out[0] = '\0';
-    if (in == NULL)
-        return ms_error_set(err, MS_EINVAL, "no mailbox given");
-    len = strnlen(in, MS_KMS_MAILBOX_MAX + 1);
-    if (len < 3 || len > MS_KMS_MAILBOX_MAX)
-        return ms_error_set(err, MS_EINVAL,
-                            "the mailbox must be 3..%d bytes long",
-                            MS_KMS_MAILBOX_MAX);
-    if (len >= n)
-        return ms_error_set(err, MS_EINVAL, "no room for the mailbox");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-
-        if (c <= 0x20 || c >= 0x7f)
-            return ms_error_set(err, MS_EINVAL,
-                                "the mailbox is not a plain ASCII addr-spec");
-        if (c == '@') {
-            at = i;
-            seen = true;
-        }
-    }
-    /* The last '@' separates the domain (a quoted local part may hold one). */
-    if (!seen || at == 0 || at == len - 1)
-        return ms_error_set(err, MS_EINVAL,
-                            "the mailbox needs a local part, '@' and a domain");
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-
-        out[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    }
-    out[len] = '\0';
-    return 0;
-}
-
-int
 ms_kms_mailbox_check(const char *mailbox, ms_error *err)
 {
     char norm[MS_KMS_MAILBOX_MAX + 1];
     int rc;
 
-    if ((rc = ms_kms_mailbox_normalise(norm, sizeof(norm), mailbox, err)) != 0)
+    if ((rc = ms_addr_normalise(norm, sizeof(norm), mailbox, err)) != 0)
         return rc;
     if (strcmp(norm, mailbox) != 0)
         return ms_error_set(err, MS_EINVAL,
-                            "the mailbox is not normalised (lower case)");
+                            "the mailbox is not in normal form (trimmed, "
+                            "lower case)");
     return 0;
 }
 

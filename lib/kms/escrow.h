@@ -20,9 +20,9 @@
  * the master key, the key id and the mailbox: unwrapping it under any
  * other of these fails.
  *
- * Mailboxes: every mailbox passed to kms must already be in the form
- * ms_kms_mailbox_normalise() returns (ASCII lower case); others are
- * refused with MS_EINVAL rather than folded silently. Key ids are
+ * Mailboxes: every mailbox passed to kms must already be in the normal
+ * form of ms_addr_normalise() (mime/addr.h: trimmed, ASCII, lower case);
+ * others are refused with MS_EINVAL rather than folded silently. Key ids are
  * 1..MS_KMS_KEY_ID_MAX printable ASCII characters (0x21..0x7e), chosen by
  * the caller (the store's name for the key, e.g. a serial or a UUID).
  *
@@ -47,7 +47,7 @@
 
 #define MS_KMS_MASTER_KEY_LEN  32
 #define MS_KMS_MASTER_FILE_LEN 44
-/* Longest normalised mailbox (RFC 5321 path limit, as the CA). */
+/* Longest normalised mailbox (RFC 5321 path limit, MS_ADDR_NORM_MAX). */
 #define MS_KMS_MAILBOX_MAX 254
 /* Longest key id. */
 #define MS_KMS_KEY_ID_MAX 128
@@ -92,16 +92,6 @@ void ms_kms_master_free(ms_kms_master *m);
 
 /* The key id of m (never 0). */
 uint32_t ms_kms_master_id(const ms_kms_master *m);
-
-/*
- * Writes the normalised form of mailbox in to out (n bytes, NUL included):
- * ASCII letters folded to lower case. in must be a plain ASCII addr-spec
- * as the CA accepts it: 3..MS_KMS_MAILBOX_MAX bytes of 0x21..0x7e, with an
- * '@' that has a local part before it and a domain after it (IDNA domains
- * in A-label form). Returns 0 or MS_EINVAL (also when out is too small).
- */
-int ms_kms_mailbox_normalise(char *out, size_t n, const char *in,
-                             ms_error *err);
 
 /*
  * Appends to out the wrap blob of pkcs8 (len bytes of a DER PKCS#8

@@ -62,12 +62,12 @@ int ms_kms_gcm_open(unsigned char *pt,
                     const unsigned char tag[MS_KMS_GCM_TAG_LEN],
                     const char *what, ms_error *err);
 
-/* Checks that mailbox is in the form ms_kms_mailbox_normalise() gives.
+/* Checks that mailbox is in the normal form of ms_addr_normalise().
  * Returns 0 or MS_EINVAL. */
 int ms_kms_mailbox_check(const char *mailbox, ms_error *err);
 
 /*
- * Checks that mailbox is in the form ms_kms_mailbox_normalise() gives and
+ * Checks that mailbox is in the normal form of ms_addr_normalise() and
  * key_id is a valid key id. Returns 0 or MS_EINVAL.
  */
 int ms_kms_names_check(const char *mailbox, const char *key_id, ms_error *err);

@@ -11,6 +11,7 @@
 
 #include "ctx.h"
 #include "lookup/lookup.h"
+#include "mime/addr.h"
 #include "net/http.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -395,12 +396,16 @@ ms_lookup_certs(ms_lookup_result *r, ms_ctx *ctx, ms_profile *p,
                 ms_error *err)
 {
     STACK_OF(X509) *anchors = NULL, *cached = NULL;
-    char *norm = NULL;
+    char norm[MS_ADDR_NORM_MAX + 1];
+    ms_error why;
     int rc;
 
     ms_lookup_result_cleanup(r);
-    if ((rc = ms_profile_addr_norm(&norm, addr, err)) != 0 ||
-        (rc = load_anchors(&anchors, p, err)) != 0)
+    if ((rc = ms_addr_normalise(norm, sizeof(norm), addr, &why)) != 0) {
+        rc = ms_error_set(err, rc, "not an exact mail address: %s", why.msg);
+        goto out;
+    }
+    if ((rc = load_anchors(&anchors, p, err)) != 0)
         goto out;
     if ((r->certs = sk_X509_new_null()) == NULL ||
         (r->chain = sk_X509_new_null()) == NULL ||
@@ -425,12 +430,11 @@ ms_lookup_certs(ms_lookup_result *r, ms_ctx *ctx, ms_profile *p,
         rc = 0; /* the cache had some, only none to encrypt to */
 out:
     if (rc == MS_ENOTFOUND)
-        rc = ms_error_set(err, rc, "no certificate for %s", norm ? norm
+        rc = ms_error_set(err, rc, "no certificate for %s", norm[0] != '\0' ? norm
                                                                  : addr);
     if (rc != 0)
         ms_lookup_result_cleanup(r);
     sk_X509_pop_free(anchors, X509_free);
     sk_X509_pop_free(cached, X509_free);
-    ms_free(norm);
     return rc;
 }

@@ -62,7 +62,7 @@ void ms_lookup_result_cleanup(ms_lookup_result *r);
 
 /*
  * Fills r with the accepted certificates of addr (normalised with
- * ms_profile_addr_norm()): from the cache, or else (unless CACHE_ONLY,
+ * ms_addr_normalise()): from the cache, or else (unless CACHE_ONLY,
  * and when server_url is not NULL) from the directory, then cached (merged
  * with what the cache held). Returns 0 (r->certs not empty), MS_ENOTFOUND
  * (nothing acceptable anywhere), MS_EUNTRUSTED (the profile has no trust

@@ -10,6 +10,9 @@
  * of several words) is refused; a phrase may hold '.' after its first word
  * ("John Q. Public"), as most mail does. RFC 2047 encoded-words are atoms
  * of the display name and never decoded: the display name is not returned.
+ *
+ * The normal form (ms_addr_normalise) is a separate, much narrower check
+ * of a bare address: one pass over at most MS_ADDR_NORM_INPUT_MAX bytes.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +22,7 @@
 
 #include "mime/addr.h"
 #include "util/alloc.h"
+#include "util/error.h"
 #include "util/str.h"
 
 #define FROM_MAX      ((size_t)64 * 1024) /* bytes in an unfolded From value */
@@ -598,4 +602,152 @@ ms_addr_parse_list(const char *value, ms_addr_list_fn fn, void *arg,
 bad:
     *why = why_list_parse;
     return MS_EMALFORMED;
+}
+
+/* ---- the normal form ---- */
+
+#define LABEL_MAX 63 /* bytes in a domain label (RFC 1035) */
+
+static bool
+is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool
+is_alnum(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+}
+
+/* Why some byte of s (len bytes) can be in no normal address, or NULL. */
+static const char *
+check_bytes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x80)
+            return "the address is not ASCII (give an IDNA domain in "
+                   "A-label form)";
+        if (c < 0x20 || c == 0x7f)
+            return "the address holds a control character";
+        if (c == ' ')
+            return "the address holds a blank";
+        if (c == '"')
+            return "the address holds a quote (no quoted local parts)";
+        if (c == '*' || c == '%' || c == '?')
+            return "the address holds a wildcard ('*', '%' or '?')";
+    }
+    return NULL;
+}
+
+/* Why the local part s (len bytes) is not a normal one, or NULL. */
+static const char *
+check_local(const char *s, size_t len)
+{
+    if (len == 0)
+        return "the address has no local part";
+    if (len > MS_ADDR_LOCAL_MAX)
+        return "the local part is longer than 64 bytes";
+    if (s[0] == '.' || s[len - 1] == '.')
+        return "the local part starts or ends with '.'";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.' && s[i + 1] == '.')
+            return "the local part holds \"..\"";
+        if (c != '.' && !is_alnum(c) && strchr("!#$&'+-=^_`{|}~", c) == NULL)
+            return "the local part holds a character other than letters, "
+                   "digits, '.' and !#$&'+-=^_`{|}~";
+    }
+    return NULL;
+}
+
+/* Why the domain s (len bytes) is not a normal one, or NULL. */
+static const char *
+check_domain(const char *s, size_t len)
+{
+    size_t label = 0;
+
+    if (len == 0)
+        return "the address has no domain";
+    if (len > MS_ADDR_DOMAIN_MAX)
+        return "the domain is longer than 255 bytes";
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)s[i] : '.';
+
+        if (c == '.') {
+            if (label == 0)
+                return "the domain has an empty label (a leading, trailing "
+                       "or doubled '.')";
+            if (s[i - 1] == '-')
+                return "a domain label ends with '-'";
+            label = 0;
+            continue;
+        }
+        if (!is_alnum(c) && c != '-')
+            return "the domain holds a character other than letters, "
+                   "digits, '-' and '.'";
+        if (c == '-' && label == 0)
+            return "a domain label starts with '-'";
+        if (++label > LABEL_MAX)
+            return "a domain label is longer than 63 bytes";
+    }
+    return NULL;
+}
+
+int
+ms_addr_normalise(char *out, size_t n, const char *in, ms_error *err)
+{
+    const char *why;
+    const char *at;
+    size_t len;
+    size_t local_len;
+
+    MS_ASSERT(out != NULL && n > 0);
+    out[0] = '\0';
+    if (in == NULL)
+        return ms_error_set(err, MS_EINVAL, "no address given");
+    if ((len = strnlen(in, MS_ADDR_NORM_INPUT_MAX + 1)) >
+        MS_ADDR_NORM_INPUT_MAX)
+        return ms_error_set(err, MS_EINVAL,
+                            "the address is longer than %d "
+                            "bytes",
+                            MS_ADDR_NORM_INPUT_MAX);
+    while (len > 0 && is_blank(in[0])) {
+        in++;
+        len--;
+    }
+    while (len > 0 && is_blank(in[len - 1]))
+        len--;
+    if (len == 0)
+        return ms_error_set(err, MS_EINVAL, "the address is empty");
+    if (len > MS_ADDR_NORM_MAX)
+        return ms_error_set(err, MS_EINVAL,
+                            "the address is longer than %d "
+                            "bytes",
+                            MS_ADDR_NORM_MAX);
+    if ((why = check_bytes(in, len)) != NULL)
+        return ms_error_set(err, MS_EINVAL, "%s", why);
+    if ((at = memchr(in, '@', len)) == NULL)
+        return ms_error_set(err, MS_EINVAL, "the address has no '@'");
+    local_len = (size_t)(at - in);
+    if (memchr(at + 1, '@', len - local_len - 1) != NULL)
+        return ms_error_set(err, MS_EINVAL,
+                            "the address has more than one "
+                            "'@'");
+    if ((why = check_local(in, local_len)) != NULL ||
+        (why = check_domain(at + 1, len - local_len - 1)) != NULL)
+        return ms_error_set(err, MS_EINVAL, "%s", why);
+    if (len >= n)
+        return ms_error_set(err, MS_EINVAL, "no room for the address");
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    out[len] = '\0';
+    return 0;
 }

@@ -1,5 +1,7 @@
 /*
- * mime/addr.h - the From address: exactly one mailbox, or a reason why not.
+ * mime/addr.h - mail addresses: the From of a message (exactly one mailbox,
+ * or a reason why not) and the one normal form of an address that the
+ * whole project stores, compares and looks up.
  *
  * The From value is read by our own strict RFC 5322 (3.4) parser, no GMime:
  * one name-addr or addr-spec, RFC 6532 UTF-8 in display names, comments
@@ -14,6 +16,13 @@
 #include "mime/mime.h"
 
 #define MS_ADDR_MAX 1024
+
+/* RFC 5321 (4.5.3.1): local-part, domain, and a whole path without <>. */
+#define MS_ADDR_LOCAL_MAX  64
+#define MS_ADDR_DOMAIN_MAX 255
+#define MS_ADDR_NORM_MAX   254
+/* Longest input ms_addr_normalise() reads, blanks to trim included. */
+#define MS_ADDR_NORM_INPUT_MAX 1024
 
 /*
  * Parses one unfolded From value (no CR or LF, at most 64 KiB, UTF-8, no
@@ -48,5 +57,36 @@ int ms_addr_parse_list(const char *value, ms_addr_list_fn fn, void *arg,
 
 /* Case-insensitive comparison of two addr-specs (ASCII). */
 bool ms_addr_equal(const char *a, const char *b);
+
+/*
+ * Writes to out (n bytes, NUL included) the normal form of the mail
+ * address in: the one form mailboxes are stored, compared (exactly, with
+ * strcmp) and looked up in, everywhere (validation, kms, directory,
+ * profiles, rate limits). The rules:
+ *   - blanks (SP, HTAB, CR, LF) before and after are trimmed;
+ *   - ASCII only: an IDNA domain must come in A-label form ("xn--"), a
+ *     UTF-8 local part (RFC 6531) is refused;
+ *   - exactly one '@', with a local part of 1..MS_ADDR_LOCAL_MAX bytes
+ *     and a domain of 1..MS_ADDR_DOMAIN_MAX, MS_ADDR_NORM_MAX in all;
+ *   - the local part is a dot-atom (RFC 5322 atext and '.', no leading,
+ *     trailing or doubled '.') without '*', '%', '?' (wildcards of
+ *     globs, SQL LIKE and URLs) and '/' (a path separator, as addresses
+ *     name files and URL path segments); quoted strings, blanks, control
+ *     characters, '\' and the other specials are refused;
+ *   - the domain is letters, digits, '-' and '.': labels of 1..63 bytes
+ *     neither starting nor ending with '-'; no leading, trailing or
+ *     doubled '.', no domain literal ("[192.0.2.1]"); a single label
+ *     ("localhost") is accepted;
+ *   - ASCII letters are folded to lower case in the local part as well
+ *     as the domain (RFC 5321 leaves the local part's case to the
+ *     receiving host; every mail system we meet ignores it).
+ * So the result holds nothing a prefix, wildcard or pattern query could
+ * read as anything but itself. Reads at most MS_ADDR_NORM_INPUT_MAX bytes
+ * of in. Returns 0 or MS_EINVAL (in NULL, not an address by these rules,
+ * out too small: the message says which rule, never echoing in); on
+ * failure out is "". A caller that must refuse addresses not already
+ * normal (kms) compares the result with its input.
+ */
+int ms_addr_normalise(char *out, size_t n, const char *in, ms_error *err);
 
 #endif

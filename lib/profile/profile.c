@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "config/config.h"
+#include "mime/addr.h"
 #include "profile/profile_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -23,11 +24,9 @@ static const char *const encrypt_names[] = {"auto", "always", "never", NULL};
 static int
 check_address(const char *v, ms_error *err)
 {
-    char *norm = NULL;
-    int rc = ms_profile_addr_norm(&norm, v, err);
+    char norm[MS_ADDR_NORM_MAX + 1];
 
-    ms_free(norm);
-    return rc;
+    return ms_addr_normalise(norm, sizeof(norm), v, err);
 }
 
 static int

@@ -212,14 +212,10 @@ int ms_profile_import_p12(ms_profile *p, const void *der, size_t len,
                           const char *password, size_t *nsign, size_t *nenc,
                           ms_error *err);
 
-/* ---- correspondents (profile/seen.c) ---- */
-
-/*
- * *out (ms_free) = addr normalised for a file name: ASCII lower-cased,
- * exactly one '@', 3..254 bytes of atext, '.', '@' or UTF-8, no leading
- * or doubled '.'. MS_EINVAL, MS_ENOMEM.
- */
-int ms_profile_addr_norm(char **out, const char *addr, ms_error *err);
+/* ---- correspondents (profile/seen.c) ----
+ * <addr> is the address in the normal form of ms_addr_normalise()
+ * (mime/addr.h), which fits a file name; an address without one is
+ * refused with MS_EINVAL. */
 
 /* Writes certs (at least one) as certs/<addr>.pem. */
 int ms_profile_cache_put(ms_profile *p, const char *addr,

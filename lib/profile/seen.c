@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "config/config.h"
+#include "mime/addr.h"
 #include "profile/profile_int.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -16,64 +17,23 @@
 #define CERTS_DIR "certs"
 #define SEEN_DIR  "seen"
 
-static bool
-addr_byte_ok(unsigned char c)
-{
-    if (c >= 0x80)
-        return true; /* UTF-8 (RFC 6531) */
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9'))
-        return true;
-    return strchr("!#$%&'*+-=?^_`{|}~.@", c) != NULL && c != '\0';
-}
-
-int
-ms_profile_addr_norm(char **out, const char *addr, ms_error *err)
-{
-    size_t n = strlen(addr);
-    const char *at = strchr(addr, '@');
-    char *s;
-
-    *out = NULL;
-    if (n < 3 || n > MS_PROFILE_ADDR_MAX || at == NULL || at == addr ||
-        at[1] == '\0' || strchr(at + 1, '@') != NULL || addr[0] == '.' ||
-        strstr(addr, "..") != NULL)
-        return ms_error_set(err, MS_EINVAL,
-                            "\"%.80s\" is not an exact mail address", addr);
-    for (size_t i = 0; i < n; i++) {
-        if (!addr_byte_ok((unsigned char)addr[i]))
-            return ms_error_set(err, MS_EINVAL,
-                                "\"%.80s\" is not an exact mail address "
-                                "(no wildcards, blanks or quotes)",
-                                addr);
-    }
-    if ((s = ms_strdup(addr)) == NULL)
-        return ms_error_set(err, MS_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            s[i] = (char)(s[i] - 'A' + 'a');
-    }
-    *out = s;
-    return 0;
-}
-
 /* *out = "<dir>/<normalised addr><ext>" (ms_free). */
 static int
 addr_name(char **out, const char *dir, const char *addr, const char *ext,
           ms_error *err)
 {
-    char *norm = NULL;
+    char norm[MS_ADDR_NORM_MAX + 1];
     size_t n;
     int rc;
 
-    if ((rc = ms_profile_addr_norm(&norm, addr, err)) != 0)
+    /* The normal form holds no '/' and starts with no '.': a file name. */
+    if ((rc = ms_addr_normalise(norm, sizeof(norm), addr, err)) != 0)
         return rc;
     n = strlen(dir) + strlen(norm) + strlen(ext) + 2; /* bounded: < 300 */
     if ((*out = ms_malloc(n)) == NULL)
         rc = ms_error_set(err, MS_ENOMEM, "out of memory");
     else
         (void)snprintf(*out, n, "%s/%s%s", dir, norm, ext); /* sized above */
-    ms_free(norm);
     return rc;
 }
 

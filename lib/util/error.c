@@ -14,7 +14,7 @@ ms_status_name(int code)
         "MS_OK",         "MS_ERR",        "MS_ENOMEM",     "MS_EINVAL",
         "MS_ETOOBIG",    "MS_EMALFORMED", "MS_ENOTFOUND",  "MS_EBADSIG",
         "MS_EUNTRUSTED", "MS_EREVOKED",   "MS_EPOLICY",    "MS_ETEMP",
-        "MS_EIO",
+        "MS_EIO",        "MS_ELIMIT",
     };
 
     if (code > 0 || -code >= (int)(sizeof(names) / sizeof(names[0])))

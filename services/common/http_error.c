@@ -25,6 +25,9 @@ ms_http_error_status(int code, const char **public_msg)
     case MS_ETOOBIG:
         *public_msg = "request too large";
         return 413;
+    case MS_ELIMIT:
+        *public_msg = "too many requests, retry later";
+        return 429;
     case MS_ETEMP:
         *public_msg = "temporarily unavailable, retry later";
         return 503;

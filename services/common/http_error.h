@@ -1,7 +1,8 @@
 /*
  * services/common/http_error.h - the one place mapping an ms_status to an
  * HTTP status for the daemon (STYLE.md 4): 4xx for input and policy,
- * MS_ETEMP -> 503 (the server adds Retry-After), else 500 without
+ * MS_ETEMP -> 503 (the server adds Retry-After), MS_ELIMIT -> 429 (the
+ * route adds the Retry-After ms_ratelimit_hit() gave), else 500 without
  * internals. Stateless and thread safe.
  */
 #ifndef MS_SERVICES_HTTP_ERROR_H

@@ -659,7 +659,7 @@ test_server__cpu_affinity(void **state)
         for (int i = 0; i < 4; i++) {
             assert_int_equal(fetch(&r, port, "GET", "/cpu", NULL, 0, NULL), 0);
             assert_int_equal(r.status, 200);
-            assert_int_equal(atoi((char *)r.body.data), c);
+            assert_int_equal(strtol((char *)r.body.data, NULL, 10), c);
             reply_cleanup(&r);
         }
     }

@@ -510,6 +510,188 @@ test_addr__mime_from_only_top_level(void **state)
     assert_null(a);
 }
 
+/* ---- the normal form (ms_addr_normalise) ---- */
+
+static void
+norm_ok(const char *in, const char *want)
+{
+    char out[MS_ADDR_NORM_MAX + 1];
+    char again[MS_ADDR_NORM_MAX + 1];
+    ms_error err;
+
+    if (ms_addr_normalise(out, sizeof(out), in, &err) != 0)
+        fail_msg("refused \"%s\": %s", in, err.msg);
+    assert_string_equal(out, want);
+    /* The normal form is a fixed point. */
+    assert_int_equal(ms_addr_normalise(again, sizeof(again), out, &err), 0);
+    assert_string_equal(again, out);
+}
+
+static void
+norm_bad(const char *in)
+{
+    char out[MS_ADDR_NORM_MAX + 1] = "untouched";
+    ms_error err;
+
+    memset(&err, 0, sizeof(err));
+    if (ms_addr_normalise(out, sizeof(out), in, &err) != MS_EINVAL)
+        fail_msg("accepted \"%s\"", in != NULL ? in : "(null)");
+    assert_string_equal(out, "");
+    assert_int_equal(err.code, MS_EINVAL);
+    assert_true(err.msg[0] != '\0');
+}
+
+static void
+test_addr__normalise_folds_case_and_trims(void **state)
+{
+    (void)state;
+    norm_ok("Alice@Example.ORG", "alice@example.org");
+    norm_ok("ALICE@EXAMPLE.ORG", "alice@example.org");
+    norm_ok(" \t bob@example.org\r\n", "bob@example.org");
+    norm_ok("\nBob.Smith+Tag@Mail.Example.co.UK ",
+            "bob.smith+tag@mail.example.co.uk");
+    norm_ok("O'Brien@example.ie", "o'brien@example.ie");
+    norm_ok("!#$&'+-=^_`{|}~@x.y", "!#$&'+-=^_`{|}~@x.y");
+    norm_ok("a@b", "a@b"); /* one label, as localhost */
+    norm_ok("user@XN--Bcher-KVA.example", "user@xn--bcher-kva.example");
+    norm_ok("1@2.3", "1@2.3");
+    norm_ok("a-b_c@d-e.f9", "a-b_c@d-e.f9");
+}
+
+static void
+test_addr__normalise_refuses_wildcards_and_patterns(void **state)
+{
+    static const char *const bad[] = {
+        "*@example.org",
+        "a*@example.org",
+        "%@example.org",
+        "a%b@example.org",
+        "a?@example.org",
+        "a@*.example.org",
+        "a@example.%",
+        "a@example.org?",
+        "*",
+        "%",
+        "a@b*",
+        "a/b@example.org",
+        "../x@example.org",
+        "a@b/c",
+        "a\\b@example.org",
+        "a@[192.0.2.1]",
+        "a(c)@b.c",
+        "a,b@c.d",
+        "a<b@c.d",
+        "a>b@c.d",
+        "a;b@c.d",
+        "a:b@c.d",
+        "a@b_c.d",
+        "a@b,c.d",
+        "a@b+c.d",
+        "a@b=c.d",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        norm_bad(bad[i]);
+}
+
+static void
+test_addr__normalise_refuses_bad_shapes(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        " \t\r\n",
+        "bob",
+        "@",
+        "a@",
+        "@b.c",
+        "a@b@c.d",
+        "\"a@b\"@c.d",
+        "\"a\"@b.c",
+        "a b@c.d",
+        "a@b c.d",
+        "a\t@b.c",
+        "a@b.c\x01",
+        "a@b.c\x7f",
+        "a\r\n@b.c",
+        "j\xc3\xb6rg@b.c",
+        "a@b\xc3\xa9.c",
+        ".a@b.c",
+        "a.@b.c",
+        "a..b@c.d",
+        "a@.b.c",
+        "a@b.c.",
+        "a@b..c",
+        "a@-b.c",
+        "a@b-.c",
+        "a@b.-c.d",
+        "a@.",
+        "a@-",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        norm_bad(bad[i]);
+    norm_bad(NULL);
+}
+
+/* "<local>@<domain>" with the given lengths, domain labels of 63 bytes. */
+static void
+make_addr_of(char *out, size_t local, size_t domain)
+{
+    memset(out, 'a', local);
+    out[local] = '@';
+    for (size_t i = 0; i < domain; i++)
+        out[local + 1 + i] = (i % 64 == 63) ? '.' : 'b';
+    out[local + 1 + domain] = '\0';
+}
+
+static void
+test_addr__normalise_lengths(void **state)
+{
+    char in[MS_ADDR_NORM_INPUT_MAX + 2];
+    char out[MS_ADDR_NORM_MAX + 1];
+    ms_error err;
+
+    (void)state;
+    /* Local part: 64 bytes pass, 65 do not. */
+    make_addr_of(in, 64, 5);
+    assert_int_equal(ms_addr_normalise(out, sizeof(out), in, &err), 0);
+    make_addr_of(in, 65, 5);
+    norm_bad(in);
+    /* A label: 63 bytes pass, 64 do not. */
+    make_addr_of(in, 1, 63);
+    assert_int_equal(ms_addr_normalise(out, sizeof(out), in, &err), 0);
+    memset(in + 2, 'c', 64);
+    in[66] = '\0';
+    norm_bad(in);
+    /* The whole address: 254 bytes pass, 255 do not. */
+    make_addr_of(in, 64, 189);
+    assert_int_equal(strlen(in), MS_ADDR_NORM_MAX);
+    assert_int_equal(ms_addr_normalise(out, sizeof(out), in, &err), 0);
+    assert_string_equal(out, in);
+    make_addr_of(in, 64, 190);
+    norm_bad(in);
+    make_addr_of(in, 1, 253);
+    norm_bad(in);
+    /* The output must hold the address and its NUL. */
+    make_addr_of(in, 3, 3);
+    assert_int_equal(ms_addr_normalise(out, 7, in, &err), MS_EINVAL);
+    assert_string_equal(out, "");
+    assert_int_equal(ms_addr_normalise(out, 8, in, &err), 0);
+    assert_string_equal(out, "aaa@bbb");
+    assert_int_equal(ms_addr_normalise(out, 1, in, &err), MS_EINVAL);
+    /* Blanks count toward the input cap before they are trimmed. */
+    memset(in, ' ', MS_ADDR_NORM_INPUT_MAX);
+    memcpy(in + 100, "x@y.z", 5);
+    in[MS_ADDR_NORM_INPUT_MAX] = '\0';
+    assert_int_equal(ms_addr_normalise(out, sizeof(out), in, &err), 0);
+    assert_string_equal(out, "x@y.z");
+    in[MS_ADDR_NORM_INPUT_MAX] = ' ';
+    in[MS_ADDR_NORM_INPUT_MAX + 1] = '\0';
+    norm_bad(in);
+}
+
 int
 main(void)
 {
@@ -545,6 +727,10 @@ main(void)
         cmocka_unit_test(test_addr__mime_from_missing),
         cmocka_unit_test(test_addr__mime_from_duplicate),
         cmocka_unit_test(test_addr__mime_from_only_top_level),
+        cmocka_unit_test(test_addr__normalise_folds_case_and_trims),
+        cmocka_unit_test(test_addr__normalise_refuses_wildcards_and_patterns),
+        cmocka_unit_test(test_addr__normalise_refuses_bad_shapes),
+        cmocka_unit_test(test_addr__normalise_lengths),
     };
 
     return cmocka_run_group_tests(tests, ms_test_library_setup,

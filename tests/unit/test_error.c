@@ -131,14 +131,14 @@ test_error__status_names(void **state)
         {MS_ENOTFOUND, "MS_ENOTFOUND"}, {MS_EBADSIG, "MS_EBADSIG"},
         {MS_EUNTRUSTED, "MS_EUNTRUSTED"}, {MS_EREVOKED, "MS_EREVOKED"},
         {MS_EPOLICY, "MS_EPOLICY"}, {MS_ETEMP, "MS_ETEMP"},
-        {MS_EIO, "MS_EIO"},
+        {MS_EIO, "MS_EIO"},         {MS_ELIMIT, "MS_ELIMIT"},
     };
 
     (void)state;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         assert_string_equal(ms_status_name(names[i].code), names[i].name);
     assert_string_equal(ms_status_name(1), "MS_UNKNOWN");
-    assert_string_equal(ms_status_name(MS_EIO - 1), "MS_UNKNOWN");
+    assert_string_equal(ms_status_name(MS_ELIMIT - 1), "MS_UNKNOWN");
     assert_string_equal(ms_status_name(-1000), "MS_UNKNOWN");
 }
 
