@@ -97,6 +97,24 @@ device_name_ok(const char *s)
     return true;
 }
 
+/* out = s without blanks around it; false when too long. */
+static bool
+trim(char *out, size_t n, const char *s)
+{
+    size_t len;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    len = strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len >= n)
+        return false;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return true;
+}
+
 bool
 vd_id_ok(const char *s, size_t len)
 {
@@ -238,6 +256,7 @@ post_start(const ms_http_request *req, ms_http_response *resp, void *arg)
     ms_store_validation v;
     char code[CODE_CHARS + 1];
     const char *email = NULL, *device = NULL;
+    char trimmed[MS_STORE_EMAIL_MAX + 1];
     json_t *body = NULL;
     json_error_t jerr;
     ms_store *st;
@@ -251,7 +270,9 @@ post_start(const ms_http_request *req, ms_http_response *resp, void *arg)
         goto out;
     if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s:s, s:s}", "email", &email,
                        "device", &device) != 0 ||
-        ms_kms_mailbox_normalise(v.email, sizeof(v.email), email, &err) != 0 ||
+        !trim(trimmed, sizeof(trimmed), email) ||
+        ms_kms_mailbox_normalise(v.email, sizeof(v.email), trimmed, &err) !=
+            0 ||
         !device_name_ok(device)) {
         rc = ms_http_response_error(resp, 400,
                                     "expected {\"email\": addr-spec, "
