@@ -42,8 +42,8 @@ unauthorised(ms_http_response *resp, const char *msg)
 }
 
 int
-ms_device_auth(const ms_http_request *req, ms_http_response *resp,
-               ms_store *st, ms_store_device *out)
+ms_device_auth(const ms_http_request *req, ms_http_response *resp, ms_store *st,
+               ms_store_device *out)
 {
     unsigned char md[MS_STORE_SHA256];
     const char *h = ms_http_request_header(req, "Authorization");
@@ -117,8 +117,9 @@ ms_device_json_body(const ms_http_request *req, ms_http_response *resp,
 int
 ms_device_b64url(ms_buf *out, const unsigned char *data, size_t len)
 {
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                            "0123456789-_";
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789-_";
     unsigned long v = 0;
     int bits = 0, rc;
     char c;

@@ -142,8 +142,8 @@ make_key(const kmod *m, ms_store *st, const char *email, ms_error *err)
     k.wrapped_len = wrapped.len;
     rc = ms_store_escrow_key_add(st, &k, &rec, false, err);
     if (rc == 0)
-        ms_log_info("kms: escrow key %s made for a mailbox (cert %s)",
-                    k.key_id, rec.serial_hex);
+        ms_log_info("kms: escrow key %s made for a mailbox (cert %s)", k.key_id,
+                    rec.serial_hex);
 out:
     EVP_PKEY_free(key);
     ms_buf_cleanup(&pkcs8);
@@ -224,9 +224,8 @@ keys_reply(ms_store *st, ms_http_response *resp, rel_ctx *c)
         (void)EVP_EncodeBlock(b64.data, c->keys[i].envelope.data,
                               (int)c->keys[i].envelope.len);
         k = json_pack("{s:s, s:o?, s:b, s:s}", "key_id", c->keys[i].key_id,
-                      "certificate", cert_pem(st, c->keys[i].serial),
-                      "current", c->keys[i].current, "envelope",
-                      (const char *)b64.data);
+                      "certificate", cert_pem(st, c->keys[i].serial), "current",
+                      c->keys[i].current, "envelope", (const char *)b64.data);
         if (k == NULL || json_array_append_new(keys, k) != 0)
             goto out;
     }

@@ -118,8 +118,7 @@ vd_post_certificate(const ms_http_request *req, ms_http_response *resp,
                                 MS_LINT_SIGNING, &opt, &rec, &err)) != 0)
         return ca_error(req, resp, rc, &err);
     if ((rc = ms_store_device_cert_add(st, d.id, &rec, &err)) != 0) {
-        ms_log(MS_LOGLEVEL_ERROR, req->request_id, "certificates: %s",
-               err.msg);
+        ms_log(MS_LOGLEVEL_ERROR, req->request_id, "certificates: %s", err.msg);
         goto out;
     }
     ms_log(MS_LOGLEVEL_INFO, req->request_id,
@@ -149,9 +148,8 @@ device_fn(const ms_store_device *d, void *arg)
 static int
 serial_fn(const char *serial_hex, void *arg)
 {
-    return json_array_append_new(arg, json_string(serial_hex)) == 0
-               ? 0
-               : MS_ENOMEM;
+    return json_array_append_new(arg, json_string(serial_hex)) == 0 ? 0
+                                                                    : MS_ENOMEM;
 }
 
 int
@@ -195,8 +193,7 @@ out:
 }
 
 int
-vd_delete_device(const ms_http_request *req, ms_http_response *resp,
-                 void *arg)
+vd_delete_device(const ms_http_request *req, ms_http_response *resp, void *arg)
 {
     const char *target = req->subpath;
     ms_store_device d;

@@ -103,8 +103,8 @@ vl_limit_hit(vl_limiter *l, const char *key, long long limit, time_t now,
     if (ok)
         s->count++;
     else
-        *retry_after = s->start + WINDOW - now > 0 ? s->start + WINDOW - now
-                                                   : 1;
+        *retry_after =
+            s->start + WINDOW - now > 0 ? s->start + WINDOW - now : 1;
     pthread_mutex_unlock(&l->lock);
     return ok;
 }

@@ -210,8 +210,8 @@ new_validation(ms_store_validation *v, char code[CODE_CHARS + 1], ms_buf *poll,
 
 /* 1 (resp answered) when the client or address is over its limit. */
 static int
-start_limited(const vmod *m, const ms_http_request *req,
-              ms_http_response *resp, const char *email)
+start_limited(const vmod *m, const ms_http_request *req, ms_http_response *resp,
+              const char *email)
 {
     char key[MS_STORE_EMAIL_MAX + 8];
     long long after = 0;
@@ -225,8 +225,8 @@ start_limited(const vmod *m, const ms_http_request *req,
                          &after))
             return 0;
     }
-    ms_log(MS_LOGLEVEL_WARNING, req->request_id,
-           "validate: rate limit peer=%s", req->peer);
+    ms_log(MS_LOGLEVEL_WARNING, req->request_id, "validate: rate limit peer=%s",
+           req->peer);
     rc = reply_429(resp, after);
     return rc != 0 ? rc : 1;
 }
@@ -425,8 +425,8 @@ credential(ms_store *st, const ms_http_request *req, ms_http_response *resp,
            "validate: device %s created for validation %s", d.id, v->id);
     ms_device_time(until, sizeof(until),
                    d.proven_at + (time_t)MS_DEVICE_PROOF_DAYS * 86400);
-    o = json_pack("{s:s, s:s%, s:s, s:s}", "device_id", d.id, "token",
-                  tok.data, tok.len, "email", d.email, "proven_until", until);
+    o = json_pack("{s:s, s:s%, s:s, s:s}", "device_id", d.id, "token", tok.data,
+                  tok.len, "email", d.email, "proven_until", until);
     rc = o == NULL ? MS_ENOMEM : ms_http_response_json(resp, 201, o);
     goto out;
 fail:
@@ -462,8 +462,7 @@ load(ms_store **st, const ms_http_request *req, const char *id,
     if ((rc = ms_service_store_get(st, &err)) != 0 ||
         (rc = ms_store_validation_get(*st, id, v, &err)) != 0) {
         if (rc != MS_ENOTFOUND)
-            ms_log(MS_LOGLEVEL_ERROR, req->request_id, "validate: %s",
-                   err.msg);
+            ms_log(MS_LOGLEVEL_ERROR, req->request_id, "validate: %s", err.msg);
     }
     return rc;
 }
@@ -558,13 +557,15 @@ get_confirm(vmod *m, const ms_http_request *req, ms_http_response *resp,
     if (!code_matches(&v, code)) {
         rc = wrong_code(st, req, resp, &v, &dead);
         if (rc == 410)
-            return html(resp, 410, "This link has expired or was already used.");
+            return html(resp, 410,
+                        "This link has expired or was already used.");
         return rc < 0 ? rc : html(resp, 403, "This link is not valid.");
     }
     if (v.state == MS_STORE_VPENDING &&
         (rc = ms_store_validation_confirm(st, id, &err)) != 0) {
         if (rc == MS_EPOLICY || rc == MS_ENOTFOUND)
-            return html(resp, 410, "This link has expired or was already used.");
+            return html(resp, 410,
+                        "This link has expired or was already used.");
         ms_log(MS_LOGLEVEL_ERROR, req->request_id, "validate: %s", err.msg);
         return rc;
     }

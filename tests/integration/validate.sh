@@ -446,5 +446,8 @@ logs_clean() {
 }
 check "no secret in the daemon log; audit chain intact; no sanitizer report" logs_clean
 
-msd_term || true
+TERM_RC=0
+msd_term || TERM_RC=$?
+check "SIGTERM: exit 0, no sanitizer report (leaks included)" \
+    eval '[ "$TERM_RC" = 0 ] && no_sanitizer_report'
 finish

@@ -10,9 +10,10 @@
  *                                   escrowed private key as PKCS#8 PEM
  * Exit 0 ok, 1 failure (message on stderr), 2 usage.
  */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -54,7 +55,8 @@ keygen(const char *path)
 static int
 open_env(char **a)
 {
-    static unsigned char text[3 * MS_KMS_ENVELOPE_MAX], env[2 * MS_KMS_ENVELOPE_MAX];
+    static unsigned char text[3 * MS_KMS_ENVELOPE_MAX],
+        env[2 * MS_KMS_ENVELOPE_MAX];
     EVP_PKEY *dev = NULL, *key = NULL;
     size_t n = 0;
     int len, rc = 1;
@@ -88,9 +90,8 @@ open_env(char **a)
     (void)umask(077);
     if ((fp = fopen(a[4], "w")) == NULL)
         goto out;
-    rc = PEM_write_PKCS8PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL) == 1
-             ? 0
-             : 1;
+    rc = PEM_write_PKCS8PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL) == 1 ? 0
+                                                                            : 1;
     if (fclose(fp) != 0)
         rc = 1;
 out:
