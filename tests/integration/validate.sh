@@ -63,7 +63,7 @@ start() {
         return 1
     }
     id=$(jq -r .id "$V/$1.start")
-    f=$(grep -l -F "$id" "$SPOOL"/*.eml)
+    f=$(grep -l -F -e "$id" "$SPOOL"/*.eml)
     [ "$(echo "$f" | wc -l)" = 1 ]
     cp "$f" "$V/$1.mail"
     tr -d '\r' <"$f" | sed -n 's/^ *Code: //p' >"$V/$1.code"
@@ -434,13 +434,13 @@ logs_clean() {
     local t
     # no token, poll token or code in the daemon log
     for t in "$S"/*.token; do
-        expect_fail grep -qF "$(cat "$t")" "$DLOG"
+        expect_fail grep -qF -e "$(cat "$t")" "$DLOG"
     done
     for t in "$V"/*.code; do
-        expect_fail grep -qF "$(tr -d '-' <"$t")" "$DLOG"
-        expect_fail grep -qF "$(cat "$t")" "$DLOG"
+        expect_fail grep -qF -e "$(tr -d '-' <"$t")" "$DLOG"
+        expect_fail grep -qF -e "$(cat "$t")" "$DLOG"
     done
-    expect_fail grep -qF "$(poll_token alice)" "$DLOG"
+    expect_fail grep -qF -e "$(poll_token alice)" "$DLOG"
     "$MSD" -d "$D" audit-verify
     no_sanitizer_report
 }
