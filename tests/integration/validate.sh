@@ -448,6 +448,9 @@ check "no secret in the daemon log; audit chain intact; no sanitizer report" log
 
 TERM_RC=0
 msd_term || TERM_RC=$?
-check "SIGTERM: exit 0, no sanitizer report (leaks included)" \
-    eval '[ "$TERM_RC" = 0 ] && no_sanitizer_report'
+stopped_clean() {
+    [ "$TERM_RC" = 0 ]
+    no_sanitizer_report
+}
+check "SIGTERM: exit 0, no sanitizer report (leaks included)" stopped_clean
 finish
