@@ -543,7 +543,7 @@ write_config(const init_ctx *ic, ms_error *err)
                        "listen = %s\n"
                        "public_url = %s\n"
                        "database = sqlite:%s/mailseal.db\n"
-                       "modules = ca tsa ocsp crl\n",
+                       "modules = ca tsa ocsp crl validate kms\n",
                        ic->listen, ic->url, ic->dir);
     if (rc == 0 && ic->pass == NULL)
         rc = ms_buf_puts(&b, "insecure_keys = yes\n");

@@ -516,26 +516,43 @@ record_of(ms_store_cert *rec, X509 *x, const ms_ca_identity *id,
 }
 
 int
-ms_ca_issue(const ms_ca *ca, ms_store *st, const ms_ca_identity *id,
-            const uint8_t *csr, size_t csr_len, ms_lint_use use,
-            const ms_ca_issue_options *opt, ms_buf *cert_der_out, ms_error *err)
+ms_ca_issue_build(const ms_ca *ca, const ms_ca_identity *id,
+                  const uint8_t *csr, size_t csr_len, ms_lint_use use,
+                  const ms_ca_issue_options *opt, ms_store_cert *rec_out,
+                  ms_error *err)
 {
     ms_ca_issue_options o = MS_CA_ISSUE_OPTIONS_INIT;
-    ms_store_cert rec;
     EVP_PKEY *key = NULL;
     X509 *x = NULL;
     int rc;
 
-    MS_ASSERT(ca != NULL && st != NULL && id != NULL && csr != NULL);
-    MS_ASSERT(cert_der_out != NULL);
-    ms_store_cert_init(&rec);
-    ms_buf_reset(cert_der_out);
+    MS_ASSERT(ca != NULL && id != NULL && csr != NULL && rec_out != NULL);
+    ms_store_cert_init(rec_out);
     if ((rc = options_of(&o, opt, err)) != 0 ||
         (rc = ms_ca_identity_check(id, err)) != 0 ||
         (rc = ms_ca_csr_check(&key, csr, csr_len, id, use, err)) != 0 ||
         (rc = make_cert(&x, ca, id, key, use, &o, err)) != 0 ||
-        (rc = record_of(&rec, x, id, use, err)) != 0)
-        goto out;
+        (rc = record_of(rec_out, x, id, use, err)) != 0)
+        ms_store_cert_cleanup(rec_out);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int
+ms_ca_issue(const ms_ca *ca, ms_store *st, const ms_ca_identity *id,
+            const uint8_t *csr, size_t csr_len, ms_lint_use use,
+            const ms_ca_issue_options *opt, ms_buf *cert_der_out, ms_error *err)
+{
+    ms_store_cert rec;
+    int rc;
+
+    MS_ASSERT(ca != NULL && st != NULL && id != NULL && csr != NULL);
+    MS_ASSERT(cert_der_out != NULL);
+    ms_buf_reset(cert_der_out);
+    if ((rc = ms_ca_issue_build(ca, id, csr, csr_len, use, opt, &rec, err)) !=
+        0)
+        return rc;
     /* Room first: once stored, handing the certificate over cannot fail. */
     if ((rc = ms_buf_reserve(cert_der_out, rec.der.len)) != 0) {
         rc = ms_error_set(err, rc, "no room for the certificate");
@@ -546,8 +563,6 @@ ms_ca_issue(const ms_ca *ca, ms_store *st, const ms_ca_identity *id,
     rc = ms_buf_append(cert_der_out, rec.der.data, rec.der.len);
     MS_ASSERT(rc == 0); /* reserved above */
 out:
-    X509_free(x);
-    EVP_PKEY_free(key);
     ms_store_cert_cleanup(&rec);
     return rc;
 }

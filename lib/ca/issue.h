@@ -106,6 +106,18 @@ int ms_ca_issue(const ms_ca *ca, ms_store *st, const ms_ca_identity *id,
                 ms_error *err);
 
 /*
+ * As ms_ca_issue() without the store: *rec_out (initialised here; the
+ * caller calls ms_store_cert_cleanup()) receives the signed certificate's
+ * store record, DER included, for the caller to record in a transaction
+ * of its own (a device's certificate, an escrowed key's). On failure
+ * rec_out is left empty. Returns as ms_ca_issue() without the store's.
+ */
+int ms_ca_issue_build(const ms_ca *ca, const ms_ca_identity *id,
+                      const uint8_t *csr, size_t csr_len, ms_lint_use use,
+                      const ms_ca_issue_options *opt, ms_store_cert *rec_out,
+                      ms_error *err);
+
+/*
  * Writes the canonical form of the hex serial number in (any case, leading
  * zeros allowed) to out (n bytes): lower-case hex of whole octets without
  * leading zero octets, as the store files serials. Returns 0 or MS_EINVAL

@@ -9,13 +9,16 @@
 
 #include "util/alloc.h"
 #include "util/error.h"
+#include "kms/keygen.h"
+#include "mail/submit.h"
 #include "util/file.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/mailseal"
 #define OFF(f)           offsetof(ms_daemon_config, f)
 #define R                MS_CONFIG_F_RELOAD
 
-static const char *const module_names[] = {"ca", "tsa", "ocsp", "crl", NULL};
+static const char *const module_names[] = {"ca", "tsa", "ocsp", "crl",
+                                           "validate", "kms", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug",
                                          NULL};
 
@@ -53,6 +56,25 @@ check_abs(const char *v, ms_error *err)
 }
 
 static int
+check_abs_kms(const char *v, ms_error *err)
+{
+    if (v[0] != '/')
+        return ms_error_set(err, MS_EINVAL,
+                            "kms_master_key_file: must be absolute");
+    return 0;
+}
+
+static int
+check_alg(const char *v, ms_error *err)
+{
+    if (!ms_kms_alg_valid(v))
+        return ms_error_set(err, MS_EINVAL,
+                            "kms_key_alg: expected rsa-2048, rsa-3072, "
+                            "rsa-4096, p-256 or p-384");
+    return 0;
+}
+
+static int
 check_database(const char *v, ms_error *err)
 {
     if (strncmp(v, "sqlite:", 7) != 0 && strncmp(v, "postgresql://", 13) != 0 &&
@@ -74,7 +96,7 @@ static const ms_config_key keys[] = {
     {"database", MS_CONFIG_STRING, NULL, 0, 0, NULL, OFF(database),
      MS_CONFIG_F_URL, "store URL (default sqlite:<data_dir>/mailseal.db)",
      check_database},
-    {"modules", MS_CONFIG_WORDS, "ca tsa ocsp crl", 0, 16, module_names,
+    {"modules", MS_CONFIG_WORDS, "ca tsa ocsp crl validate kms", 0, 16, module_names,
      OFF(modules), 0, "modules switched on", NULL},
     {"passphrase_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
      OFF(passphrase_file), 0, "file holding the private-key passphrase", NULL},
@@ -112,6 +134,25 @@ static const ms_config_key keys[] = {
     {"access_log", MS_CONFIG_BOOL, "yes", 0, 0, NULL, OFF(access_log), R,
      "one info line per request (no: only warnings and errors of requests)",
      NULL},
+    {"mail_relay", MS_CONFIG_STRING, NULL, 0, 0, NULL, OFF(mail_relay), 0,
+     "where challenge mails go: smtp://HOST[:PORT], smtps://... or "
+     "spool:/DIR (default spool:<data_dir>/spool)", ms_submit_url_check},
+    {"mail_from", MS_CONFIG_STRING, "mailseal@localhost", 0, 0, NULL,
+     OFF(mail_from), 0, "sender address of challenge mails", NULL},
+    {"kms_master_key_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
+     OFF(kms_master_key_file), 0,
+     "the key escrow's master key (default <data_dir>/private/"
+     "kms-master.key, made by --init)", check_abs_kms},
+    {"kms_key_alg", MS_CONFIG_STRING, MS_KMS_ALG_DEFAULT, 0, 0, NULL,
+     OFF(kms_key_alg), 0, "algorithm of new escrowed encryption keys",
+     check_alg},
+    {"validate_rate_address", MS_CONFIG_INT, "5", 1, 1000000, NULL,
+     OFF(validate_rate_address), 0,
+     "mailbox validations started per address per hour", NULL},
+    {"validate_rate_client", MS_CONFIG_INT, "30", 1, 1000000, NULL,
+     OFF(validate_rate_client), 0,
+     "validations started, and codes tried, per client address per hour",
+     NULL},
 };
 /* clang-format on */
 
@@ -132,6 +173,25 @@ config_destroy(ms_daemon_config *c)
     ms_free(c);
 }
 
+/* *v = prefix dir suffix, when not set. */
+static int
+derive_path(char **v, const char *prefix, const char *dir, const char *suffix,
+            ms_error *err)
+{
+    ms_buf b;
+    int rc;
+
+    if (*v != NULL)
+        return 0;
+    ms_buf_init(&b, PATH_MAX + 32);
+    if ((rc = ms_buf_printf(&b, "%s%s%s", prefix, dir, suffix)) != 0) {
+        ms_buf_cleanup(&b);
+        return ms_error_set(err, rc, "data_dir: too long");
+    }
+    *v = (char *)b.data; /* the config owns it now */
+    return 0;
+}
+
 /* Fills the defaults that depend on other keys. */
 static int
 derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
@@ -145,6 +205,11 @@ derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
     if (c->data_dir[0] != '/')
         return ms_error_set(err, MS_EINVAL, "data_dir: must be absolute");
+    if ((rc = derive_path(&c->mail_relay, "spool:", c->data_dir, "/spool",
+                          err)) != 0 ||
+        (rc = derive_path(&c->kms_master_key_file, "", c->data_dir,
+                          "/private/kms-master.key", err)) != 0)
+        return rc;
     if (c->database != NULL)
         return 0;
     ms_buf_init(&url, PATH_MAX + 16);

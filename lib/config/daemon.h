@@ -56,6 +56,12 @@ typedef struct ms_daemon_config {
     long long tsa_accuracy;       /* seconds */
     int log_level;                /* MS_LOGLEVEL_* */
     bool access_log;              /* one info line per request */
+    char *mail_relay;             /* mail_relay (submit URL) */
+    char *mail_from;              /* mail_from, sender of challenge mails */
+    char *kms_master_key_file;    /* kms_master_key_file, absolute */
+    char *kms_key_alg;            /* kms_key_alg (kms/keygen.h names) */
+    long long validate_rate_address; /* validations per address per hour */
+    long long validate_rate_client;  /* requests per client per hour */
 
     char *source;    /* file it came from ("-" for text) */
     atomic_int refs; /* private: reference count */

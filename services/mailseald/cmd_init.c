@@ -17,6 +17,7 @@
 #include <mailseal/mailseal.h>
 
 #include "commands.h"
+#include "kms/escrow.h"
 
 static void
 init_usage(FILE *fp)
@@ -118,6 +119,25 @@ print_result(const char *dir, bool insecure)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* DIR/private/kms-master.key, the key escrow's master key (mode 0600). */
+static int
+init_kms_master(const char *dir)
+{
+    char path[PATH_MAX];
+    ms_error err;
+    int k = snprintf(path, sizeof(path), "%s/private/kms-master.key", dir);
+
+    if (k < 0 || (size_t)k >= sizeof(path)) {
+        (void)fprintf(stderr, "mailseald: --init %s: path too long\n", dir);
+        return 1;
+    }
+    if (ms_kms_master_create(path, NULL, &err) != 0) {
+        (void)fprintf(stderr, "mailseald: --init %s: %s\n", dir, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 int
 cmd_init(int argc, char **argv)
 {
@@ -139,6 +159,8 @@ cmd_init(int argc, char **argv)
         (void)fprintf(stderr, "mailseald: --init %s: %s\n", dir, err.msg);
         return 1;
     }
+    if ((rc = init_kms_master(dir)) != 0)
+        return rc;
     if (print_result(dir, o.insecure_keys) != 0) {
         (void)fprintf(stderr,
                       "mailseald: %s: cannot read the root "

@@ -24,6 +24,8 @@ static const ms_module *const modules[] = {
     &ms_module_tsa,
     &ms_module_ocsp,
     &ms_module_crl,
+    &ms_module_validate,
+    &ms_module_kms,
 };
 
 /* A subcommand: `mailseald NAME ARGS...` (argv[0] is NAME). */

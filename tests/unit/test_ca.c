@@ -303,7 +303,7 @@ test_ca__init_layout(void **state)
     assert_non_null(strstr(conf, "\npublic_url = http://127.0.0.1:8025\n"));
     (void)snprintf(rel, sizeof(rel), "\ndatabase = sqlite:%s/", g->tmp);
     assert_non_null(strstr(conf, rel));
-    assert_non_null(strstr(conf, "\nmodules = ca tsa ocsp crl\n"));
+    assert_non_null(strstr(conf, "\nmodules = ca tsa ocsp crl validate kms\n"));
     assert_non_null(strstr(conf, "\ninsecure_keys = yes\n"));
     assert_non_null(strstr(conf, "\nocsp_validity = 86400\n"));
     assert_non_null(strstr(conf, "\ncrl_validity = 604800\n"));

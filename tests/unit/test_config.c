@@ -61,10 +61,16 @@ test_config__defaults(void **state)
     assert_string_equal(c->public_url, "http://127.0.0.1:8025");
     assert_string_equal(c->data_dir, "/srv/ms");
     assert_string_equal(c->database, "sqlite:/srv/ms/mailseal.db");
-    assert_int_equal(c->modules.n, 4);
+    assert_int_equal(c->modules.n, 6);
     assert_string_equal(c->modules.v[0], "ca");
     assert_string_equal(c->modules.v[3], "crl");
-    assert_null(c->modules.v[4]);
+    assert_string_equal(c->modules.v[5], "kms");
+    assert_null(c->modules.v[6]);
+    assert_string_equal(c->mail_relay, "spool:/srv/ms/spool");
+    assert_string_equal(c->mail_from, "mailseal@localhost");
+    assert_string_equal(c->kms_master_key_file,
+                        "/srv/ms/private/kms-master.key");
+    assert_string_equal(c->kms_key_alg, "rsa-3072");
     assert_null(c->passphrase_file);
     assert_false(c->insecure_keys);
     assert_int_equal(c->threads, 0);
@@ -178,8 +184,8 @@ test_config__errors_name_file_and_line(void **state)
                 "t.conf:1: log_level: unknown value 'loud'");
     parse_fails("modules = ca ca\n", MS_EINVAL,
                 "t.conf:1: modules: 'ca' is listed twice");
-    parse_fails("modules = ca kms\n", MS_EINVAL,
-                "t.conf:1: modules: unknown word 'kms'");
+    parse_fails("modules = ca nosuch\n", MS_EINVAL,
+                "t.conf:1: modules: unknown word 'nosuch'");
     parse_fails("public_url = ftp://x\n", MS_EINVAL,
                 "t.conf:1: public_url: must start with http:// or https://");
     parse_fails("public_url = http://x/\n", MS_EINVAL,
