@@ -31,6 +31,7 @@
 #include "common/module.h"
 #include "common/service.h"
 #include "kms/escrow.h"
+#include "mime/addr.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "validate.h"
@@ -271,7 +272,7 @@ post_start(const ms_http_request *req, ms_http_response *resp, void *arg)
     if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s:s, s:s}", "email", &email,
                        "device", &device) != 0 ||
         !trim(trimmed, sizeof(trimmed), email) ||
-        ms_kms_mailbox_normalise(v.email, sizeof(v.email), trimmed, &err) !=
+        ms_addr_normalise(v.email, sizeof(v.email), trimmed, &err) !=
             0 ||
         !device_name_ok(device)) {
         rc = ms_http_response_error(resp, 400,
