@@ -10,12 +10,14 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/file.h"
+#include "mail/submit.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/mailseal"
 #define OFF(f)           offsetof(ms_daemon_config, f)
 #define R                MS_CONFIG_F_RELOAD
 
-static const char *const module_names[] = {"ca", "tsa", "ocsp", "crl", NULL};
+static const char *const module_names[] = {"ca", "tsa", "ocsp", "crl", "directory",
+                                           NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug",
                                          NULL};
 
@@ -49,6 +51,14 @@ check_abs(const char *v, ms_error *err)
         return ms_error_set(err, MS_EINVAL,
                             "admin_token_file: must be "
                             "absolute");
+    return 0;
+}
+
+static int
+check_abs_file(const char *v, ms_error *err)
+{
+    if (v[0] != '/')
+        return ms_error_set(err, MS_EINVAL, "must be an absolute path");
     return 0;
 }
 
@@ -112,6 +122,22 @@ static const ms_config_key keys[] = {
     {"access_log", MS_CONFIG_BOOL, "yes", 0, 0, NULL, OFF(access_log), R,
      "one info line per request (no: only warnings and errors of requests)",
      NULL},
+    {"mail_relay", MS_CONFIG_STRING, NULL, 0, 0, NULL, OFF(mail_relay), 0,
+     "where mail goes: smtp://, smtps:// or spool:/DIR (default "
+     "spool:<data_dir>/spool)", ms_submit_url_check},
+    {"mail_from", MS_CONFIG_STRING, "mailseal@localhost", 0, 0, NULL,
+     OFF(mail_from), 0, "sender address of the mail mailseald sends", NULL},
+    {"directory_rate", MS_CONFIG_INT, "60", 1, 1000000, NULL,
+     OFF(directory_rate), 0,
+     "directory requests a minute per client address (anonymous)", NULL},
+    {"directory_trust_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
+     OFF(directory_trust_file), 0,
+     "PEM anchors for harvested messages (default: the V1..V4 CAs here)",
+     check_abs_file},
+    {"directory_crl_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
+     OFF(directory_crl_file), 0,
+     "CRLs (PEM or DER) for harvested messages (unset: OCSP)",
+     check_abs_file},
 };
 /* clang-format on */
 
@@ -145,6 +171,14 @@ derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
     if (c->data_dir[0] != '/')
         return ms_error_set(err, MS_EINVAL, "data_dir: must be absolute");
+    if (c->mail_relay == NULL) {
+        ms_buf_init(&url, PATH_MAX + 16);
+        if ((rc = ms_buf_printf(&url, "spool:%s/spool", c->data_dir)) != 0) {
+            ms_buf_cleanup(&url);
+            return ms_error_set(err, rc, "data_dir: too long");
+        }
+        c->mail_relay = (char *)url.data; /* the config owns it now */
+    }
     if (c->database != NULL)
         return 0;
     ms_buf_init(&url, PATH_MAX + 16);

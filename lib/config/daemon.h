@@ -56,6 +56,11 @@ typedef struct ms_daemon_config {
     long long tsa_accuracy;       /* seconds */
     int log_level;                /* MS_LOGLEVEL_* */
     bool access_log;              /* one info line per request */
+    char *mail_relay;             /* mail_relay (submit.h URL) */
+    char *mail_from;              /* mail_from, envelope and From */
+    long long directory_rate;     /* lookups a minute per client address */
+    char *directory_trust_file;   /* harvest anchors, NULL: the CAs here */
+    char *directory_crl_file;     /* harvest CRLs, NULL: none */
 
     char *source;    /* file it came from ("-" for text) */
     atomic_int refs; /* private: reference count */

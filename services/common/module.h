@@ -66,5 +66,7 @@ extern const ms_module ms_module_ca;
 extern const ms_module ms_module_tsa;
 extern const ms_module ms_module_ocsp;
 extern const ms_module ms_module_crl;
+/* services/directory/routes.c */
+extern const ms_module ms_module_directory;
 
 #endif
