@@ -8,7 +8,8 @@ set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   config_parse
   profile_p12
   tsa_req
-  submit_url)
+  submit_url
+  dir_addr)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "kms/escrow.h"
-#include "directory/dir.h"
+#include "dir.h" /* relative: fuzz/dir_addr.c builds this file too */
 #include "util/error.h"
 
 /*
