@@ -127,7 +127,7 @@ static const ms_config_key keys[] = {
      "spool:<data_dir>/spool)", ms_submit_url_check},
     {"mail_from", MS_CONFIG_STRING, "mailseal@localhost", 0, 0, NULL,
      OFF(mail_from), 0, "sender address of the mail mailseald sends", NULL},
-    {"directory_rate", MS_CONFIG_INT, "60", 1, 1000000, NULL,
+    {"directory_rate", MS_CONFIG_INT, "60", 1, 1000000000, NULL,
      OFF(directory_rate), 0,
      "directory requests a minute per client address (anonymous)", NULL},
     {"directory_trust_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
