@@ -25,23 +25,23 @@ label_char(char c)
 static int
 domain_check(const char *d, ms_error *err)
 {
-    size_t label = 0;
+    const char *start = d; /* of the current label */
 
     if (*d == '\0')
         return ms_error_set(err, MS_EINVAL, "the address has no domain");
     for (const char *p = d;; p++) {
         if (*p == '.' || *p == '\0') {
-            if (label == 0 || label > 63 || p[-1] == '-' || p[-label] == '-')
+            size_t label = (size_t)(p - start);
+
+            if (label == 0 || label > 63 || *start == '-' || p[-1] == '-')
                 return ms_error_set(err, MS_EINVAL,
                                     "the domain is not a host name");
             if (*p == '\0')
                 return 0;
-            label = 0;
+            start = p + 1;
         } else if (!label_char(*p)) {
             return ms_error_set(err, MS_EINVAL,
                                 "the domain is not a host name");
-        } else {
-            label++;
         }
     }
 }
