@@ -25,8 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strlen(out) > MS_DIR_ADDR_MAX || strpbrk(out, pattern_chars) ||
             strpbrk(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ \t"))
             ms_fuzz_die("accepted address is not normalised", NULL);
-        if (ms_dir_addr_parse(again, out, &err) != 0 ||
-            strcmp(again, out) != 0)
+        if (ms_dir_addr_parse(again, out, &err) != 0 || strcmp(again, out) != 0)
             ms_fuzz_die("normalised address does not parse to itself", &err);
     }
     free(text);

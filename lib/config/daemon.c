@@ -7,17 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mail/submit.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/file.h"
-#include "mail/submit.h"
 
 #define DEFAULT_DATA_DIR "/var/lib/mailseal"
 #define OFF(f)           offsetof(ms_daemon_config, f)
 #define R                MS_CONFIG_F_RELOAD
 
-static const char *const module_names[] = {"ca", "tsa", "ocsp", "crl", "directory",
-                                           NULL};
+static const char *const module_names[] = {"ca",  "tsa",       "ocsp",
+                                           "crl", "directory", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug",
                                          NULL};
 

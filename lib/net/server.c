@@ -811,9 +811,9 @@ start_listener(listener *l, const struct sockaddr_storage *ss, int fd,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l->s, /* first, as MHD wants */
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)s->o.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        s->o.connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        l->s, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
-        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        s->o.connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l->s,
+        MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_ARRAY,
+        extra, MHD_OPTION_END);
     return l->d != NULL ? 0 : -1;
 }
 

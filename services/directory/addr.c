@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "kms/escrow.h"
 #include "dir.h" /* relative: fuzz/dir_addr.c builds this file too */
+#include "kms/escrow.h"
 #include "util/error.h"
 
 /*
@@ -52,8 +52,9 @@ local_check(const char *s, size_t n, ms_error *err)
     if (n == 0 || n > 64)
         return ms_error_set(err, MS_EINVAL, "the local part is empty or long");
     if (s[0] == '.' || s[n - 1] == '.')
-        return ms_error_set(err, MS_EINVAL, "the local part starts or ends "
-                                            "with a dot");
+        return ms_error_set(err, MS_EINVAL,
+                            "the local part starts or ends "
+                            "with a dot");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
@@ -89,7 +90,8 @@ ms_dir_addr_parse(char out[MS_DIR_ADDR_BUF], const char *in, ms_error *err)
     memcpy(tmp, in, n);
     tmp[n] = '\0';
     if ((at = strchr(tmp, '@')) == NULL || strchr(at + 1, '@') != NULL)
-        return ms_error_set(err, MS_EINVAL, "the address needs exactly one '@'");
+        return ms_error_set(err, MS_EINVAL,
+                            "the address needs exactly one '@'");
     if ((rc = local_check(tmp, (size_t)(at - tmp), err)) != 0 ||
         (rc = domain_check(at + 1, err)) != 0)
         return rc;

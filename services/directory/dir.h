@@ -46,7 +46,7 @@ void ms_dir_rate_free(ms_dir_rate *r);
  * per_min) at now. True when allowed; else *retry_after = seconds until
  * one request is available (>= 1).
  */
-bool ms_dir_rate_take(ms_dir_rate *r, const char *key, long per_min,
-                      time_t now, long *retry_after);
+bool ms_dir_rate_take(ms_dir_rate *r, const char *key, long per_min, time_t now,
+                      long *retry_after);
 
 #endif

@@ -26,12 +26,12 @@
 #define DIR_OPTOUT_TTL    (10L * 365 * 86400)
 
 typedef struct dir_module {
-    ms_daemon_config *cfg;   /* a reference */
-    ms_dir_rate *anon;       /* per client address */
-    ms_dir_rate *keyed;      /* per API key id */
-    ms_submit_config mail;   /* mail_relay */
-    ms_ctx *ctx;             /* for the verifier (read only) */
-    ms_verifier *verifier;   /* harvest trust */
+    ms_daemon_config *cfg; /* a reference */
+    ms_dir_rate *anon;     /* per client address */
+    ms_dir_rate *keyed;    /* per API key id */
+    ms_submit_config mail; /* mail_relay */
+    ms_ctx *ctx;           /* for the verifier (read only) */
+    ms_verifier *verifier; /* harvest trust */
     bool store_acquired;
 } dir_module;
 
@@ -47,8 +47,8 @@ typedef struct dir_client {
  * when resp holds the answer (401, 429 with Retry-After), or a negative
  * status.
  */
-int dir_admit(dir_module *m, const ms_http_request *req,
-              ms_http_response *resp, bool need_key, dir_client *who);
+int dir_admit(dir_module *m, const ms_http_request *req, ms_http_response *resp,
+              bool need_key, dir_client *who);
 
 /* Reads the JSON object body of req into *out (json_decref); 0 when
  * resp holds the answer (400/415). 1 on success. */

@@ -146,8 +146,7 @@ out:
 }
 
 int
-dir_post_harvest(const ms_http_request *req, ms_http_response *resp,
-                 void *arg)
+dir_post_harvest(const ms_http_request *req, ms_http_response *resp, void *arg)
 {
     dir_module *m = arg;
     ms_result *r = NULL;

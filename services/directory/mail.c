@@ -74,9 +74,8 @@ send_text(const dir_module *m, const char *to, const char *subject,
 
 /* A new link token for action on addr; url gets the whole link. */
 static int
-link_new(const char *path, const char *addr, ms_store_action action,
-         long ttl, char *url, size_t urllen, const dir_module *m,
-         ms_error *err)
+link_new(const char *path, const char *addr, ms_store_action action, long ttl,
+         char *url, size_t urllen, const dir_module *m, ms_error *err)
 {
     unsigned char hash[MS_STORE_SHA256];
     char token[TOKEN_BUF];
@@ -103,9 +102,9 @@ send_invitation(const dir_module *m, const char *addr, ms_error *err)
     char url[1024], body[2048];
     int rc;
 
-    if ((rc = link_new("/v1/invitations/opt-out/", addr,
-                       MS_STORE_ACTION_OPT_OUT, DIR_OPTOUT_TTL, url,
-                       sizeof(url), m, err)) != 0)
+    if ((rc =
+             link_new("/v1/invitations/opt-out/", addr, MS_STORE_ACTION_OPT_OUT,
+                      DIR_OPTOUT_TTL, url, sizeof(url), m, err)) != 0)
         return rc;
     (void)snprintf(
         body, sizeof(body),
@@ -118,8 +117,7 @@ send_invitation(const dir_module *m, const char *addr, ms_error *err)
         "Do not want these invitations? Follow this link and you will never "
         "get another one:\r\n%s\r\n",
         addr, addr, m->cfg->public_url, url);
-    rc = send_text(m, addr, "An invitation to encrypted mail", body, url,
-                   err);
+    rc = send_text(m, addr, "An invitation to encrypted mail", body, url, err);
     OPENSSL_cleanse(url, sizeof(url));
     OPENSSL_cleanse(body, sizeof(body));
     return rc;
@@ -143,8 +141,7 @@ invite_answer(ms_http_response *resp, ms_store_invite v)
 
     switch (v) {
     case MS_STORE_INVITE_RECENT:
-        return ms_http_response_error(resp, 409,
-                                      "invited in the last 30 days");
+        return ms_http_response_error(resp, 409, "invited in the last 30 days");
     case MS_STORE_INVITE_HAS_CERT:
         return ms_http_response_error(resp, 409,
                                       "the address has a certificate");
@@ -179,8 +176,8 @@ dir_post_invitation(const ms_http_request *req, ms_http_response *resp,
         return rc;
     if ((rc = dir_json_body(req, resp, &body)) != 1)
         return rc;
-    if (ms_dir_addr_parse(addr, json_string_value(json_object_get(body,
-                                                  "address")),
+    if (ms_dir_addr_parse(addr,
+                          json_string_value(json_object_get(body, "address")),
                           &err) != 0) {
         rc = ms_http_response_error(resp, 400, err.msg);
         goto out;
@@ -263,8 +260,8 @@ dir_post_unpublish(const ms_http_request *req, ms_http_response *resp,
         return rc;
     if ((rc = dir_json_body(req, resp, &body)) != 1)
         return rc;
-    if (ms_dir_addr_parse(addr, json_string_value(json_object_get(body,
-                                                  "email")),
+    if (ms_dir_addr_parse(addr,
+                          json_string_value(json_object_get(body, "email")),
                           &err) != 0) {
         rc = ms_http_response_error(resp, 400, err.msg);
         goto out;
@@ -278,8 +275,10 @@ dir_post_unpublish(const ms_http_request *req, ms_http_response *resp,
     if (published && ms_dir_rate_take(m->anon, key, 1, time(NULL), &after) &&
         (rc = send_unpublish(m, addr, &err)) != 0)
         goto fail;
-    rc = reply_status(resp, 202, "if the address is published, a link was "
-                                 "mailed to it", NULL);
+    rc = reply_status(resp, 202,
+                      "if the address is published, a link was "
+                      "mailed to it",
+                      NULL);
     goto out;
 fail:
     ms_log(MS_LOGLEVEL_ERROR, req->request_id, "unpublish: %s", err.msg);
@@ -323,8 +322,7 @@ use_link(const ms_http_request *req, ms_http_response *resp, void *arg,
 }
 
 int
-dir_get_unpublish(const ms_http_request *req, ms_http_response *resp,
-                  void *arg)
+dir_get_unpublish(const ms_http_request *req, ms_http_response *resp, void *arg)
 {
     return use_link(req, resp, arg, MS_STORE_ACTION_UNPUBLISH, "unpublished");
 }

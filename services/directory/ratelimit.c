@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #include "directory/dir.h"
 #include "util/alloc.h"
 #include "util/error.h"

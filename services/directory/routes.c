@@ -163,8 +163,7 @@ dir_admit(dir_module *m, const ms_http_request *req, ms_http_response *resp,
 }
 
 int
-dir_json_body(const ms_http_request *req, ms_http_response *resp,
-              json_t **out)
+dir_json_body(const ms_http_request *req, ms_http_response *resp, json_t **out)
 {
     json_error_t jerr;
 
@@ -182,8 +181,8 @@ dir_json_body(const ms_http_request *req, ms_http_response *resp,
 
 /* What a lookup collects. */
 typedef struct found {
-    json_t *list;          /* JSON objects, or NULL */
-    STACK_OF(X509) *certs; /* or NULL */
+    json_t *list;           /* JSON objects, or NULL */
+    STACK_OF(X509) * certs; /* or NULL */
 } found;
 
 static json_t *
@@ -269,7 +268,7 @@ free_der(void *arg)
 
 /* The certs-only PKCS#7 (RFC 8551 3.6) of certs. */
 static int
-reply_pkcs7(ms_http_response *resp, STACK_OF(X509) *certs)
+reply_pkcs7(ms_http_response *resp, STACK_OF(X509) * certs)
 {
     PKCS7 *p7 = PKCS7_new();
     unsigned char *der = NULL;
@@ -405,7 +404,8 @@ post_batch(const ms_http_request *req, ms_http_response *resp, void *arg)
         rc = MS_ENOMEM;
         goto out;
     }
-    json_array_foreach(list, i, v) {
+    json_array_foreach(list, i, v)
+    {
         if (!json_is_string(v)) {
             rc = ms_http_response_error(resp, 400, "addresses are strings");
             goto out;
@@ -474,8 +474,8 @@ dir_start(void **state, const ms_module_ctx *ctx, ms_error *err)
     m->store_acquired = true;
     if ((rc = ms_dir_rate_new(&m->anon, RATE_SLOTS, err)) != 0 ||
         (rc = ms_dir_rate_new(&m->keyed, RATE_SLOTS / 16, err)) != 0 ||
-        (rc = ms_submit_config_parse_url(&m->mail, m->cfg->mail_relay,
-                                         err)) != 0 ||
+        (rc = ms_submit_config_parse_url(&m->mail, m->cfg->mail_relay, err)) !=
+            0 ||
         (rc = ms_submit_config_check(&m->mail, err)) != 0 ||
         (rc = dir_verifier_setup(m, err)) != 0)
         goto out;

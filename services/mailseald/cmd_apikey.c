@@ -59,8 +59,7 @@ parse_domain(char *out, size_t outlen, const char *d)
     char addr[MS_DIR_ADDR_BUF], tmp[MS_DIR_ADDR_BUF + 8];
 
     if (snprintf(tmp, sizeof(tmp), "x@%s", d) >= (int)sizeof(tmp) ||
-        ms_dir_addr_parse(addr, tmp, NULL) != 0 ||
-        strlen(addr + 2) >= outlen)
+        ms_dir_addr_parse(addr, tmp, NULL) != 0 || strlen(addr + 2) >= outlen)
         return -1;
     (void)snprintf(out, outlen, "%s", addr + 2);
     return 0;
@@ -110,12 +109,12 @@ apikey_create(cmd_env *env, int argc, char **argv)
         return fprintf(stderr, "mailseald: apikey: no randomness\n"), 1;
     (void)snprintf(k.id, sizeof(k.id), "ak_%02x%02x%02x%02x%02x%02x", rnd[0],
                    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-    if ((rc = dir_token_new(key, sizeof(key), "msk_", k.key_hash, &err)) ==
-            0 &&
+    if ((rc = dir_token_new(key, sizeof(key), "msk_", k.key_hash, &err)) == 0 &&
         (rc = ms_store_apikey_create(env->store, &k, &err)) == 0) {
         (void)printf("id=%s\nkey=%s\n", k.id, key);
-        (void)fprintf(stderr, "created API key %s (%s), domain %s, %d/min; "
-                              "the key is shown only this once\n",
+        (void)fprintf(stderr,
+                      "created API key %s (%s), domain %s, %d/min; "
+                      "the key is shown only this once\n",
                       k.id, k.name, k.domain[0] ? k.domain : "(any)",
                       k.rate_per_min);
     } else {
@@ -134,9 +133,9 @@ list_one(const ms_store_apikey *k, void *arg)
     (void)ms_time_format(created, sizeof(created), k->created);
     if (k->revoked_at != 0)
         (void)ms_time_format(revoked, sizeof(revoked), k->revoked_at);
-    (void)printf("%s\t%s\t%s\t%d/min\tcreated=%s\trevoked=%s\n", k->id,
-                 k->name, k->domain[0] ? k->domain : "*", k->rate_per_min,
-                 created, revoked);
+    (void)printf("%s\t%s\t%s\t%d/min\tcreated=%s\trevoked=%s\n", k->id, k->name,
+                 k->domain[0] ? k->domain : "*", k->rate_per_min, created,
+                 revoked);
     return 0;
 }
 
