@@ -340,5 +340,13 @@ audit_ok() {
 }
 check "audit rows: API keys, harvest, unpublish; chain intact" audit_ok
 
+tokens_not_logged() {
+    grep -q 'path=/v1/directory/unpublish/\[redacted\]' "$DLOG"
+    grep -q 'path=/v1/invitations/opt-out/\[redacted\]' "$DLOG"
+    ! grep -q 'mst_' "$DLOG"
+    ! grep -q 'msk_' "$DLOG"
+}
+check "link tokens and API keys never reach the log" tokens_not_logged
+
 check "no sanitizer report" no_sanitizer_report
 finish
