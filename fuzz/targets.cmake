@@ -10,7 +10,8 @@ set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   tsa_req
   submit_url
   lookup_json send_headers
-  addr_norm)
+  addr_norm
+  dir_addr)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mail/submit.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "kms/keygen.h"
@@ -17,8 +18,8 @@
 #define OFF(f)           offsetof(ms_daemon_config, f)
 #define R                MS_CONFIG_F_RELOAD
 
-static const char *const module_names[] = {"ca", "tsa", "ocsp", "crl",
-                                           "validate", "kms", NULL};
+static const char *const module_names[] = {
+    "ca", "tsa", "ocsp", "crl", "validate", "kms", "directory", NULL};
 static const char *const log_levels[] = {"error", "warning", "info", "debug",
                                          NULL};
 
@@ -71,6 +72,14 @@ check_alg(const char *v, ms_error *err)
         return ms_error_set(err, MS_EINVAL,
                             "kms_key_alg: expected rsa-2048, rsa-3072, "
                             "rsa-4096, p-256 or p-384");
+    return 0;
+}
+
+static int
+check_abs_file(const char *v, ms_error *err)
+{
+    if (v[0] != '/')
+        return ms_error_set(err, MS_EINVAL, "must be an absolute path");
     return 0;
 }
 
@@ -135,10 +144,10 @@ static const ms_config_key keys[] = {
      "one info line per request (no: only warnings and errors of requests)",
      NULL},
     {"mail_relay", MS_CONFIG_STRING, NULL, 0, 0, NULL, OFF(mail_relay), 0,
-     "where challenge mails go: smtp://HOST[:PORT], smtps://... or "
+     "where mailseald's mail goes: smtp://HOST[:PORT], smtps://... or "
      "spool:/DIR (default spool:<data_dir>/spool)", ms_submit_url_check},
     {"mail_from", MS_CONFIG_STRING, "mailseal@localhost", 0, 0, NULL,
-     OFF(mail_from), 0, "sender address of challenge mails", NULL},
+     OFF(mail_from), 0, "sender address of the mail mailseald sends", NULL},
     {"kms_master_key_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
      OFF(kms_master_key_file), 0,
      "the key escrow's master key (default <data_dir>/private/"
@@ -153,6 +162,17 @@ static const ms_config_key keys[] = {
      OFF(validate_rate_client), 0,
      "validations started, and codes tried, per client address per hour",
      NULL},
+    {"directory_rate", MS_CONFIG_INT, "60", 1, 1000000000, NULL,
+     OFF(directory_rate), 0,
+     "directory requests a minute per client address (anonymous)", NULL},
+    {"directory_trust_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
+     OFF(directory_trust_file), 0,
+     "PEM anchors for harvested messages (default: the V1..V4 CAs here)",
+     check_abs_file},
+    {"directory_crl_file", MS_CONFIG_STRING, NULL, 0, 0, NULL,
+     OFF(directory_crl_file), 0,
+     "CRLs (PEM or DER) for harvested messages (unset: OCSP)",
+     check_abs_file},
 };
 /* clang-format on */
 

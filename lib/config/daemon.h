@@ -62,6 +62,9 @@ typedef struct ms_daemon_config {
     char *kms_key_alg;            /* kms_key_alg (kms/keygen.h names) */
     long long validate_rate_address; /* validations per address per hour */
     long long validate_rate_client;  /* requests per client per hour */
+    long long directory_rate;     /* lookups a minute per client address */
+    char *directory_trust_file;   /* harvest anchors, NULL: the CAs here */
+    char *directory_crl_file;     /* harvest CRLs, NULL: none */
 
     char *source;    /* file it came from ("-" for text) */
     atomic_int refs; /* private: reference count */

@@ -745,6 +745,43 @@ fail:
     return -1;
 }
 
+static int
+hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/*
+ * Percent-decodes val in place as MHD does, but leaves "%00" as it is: a
+ * decoded NUL would silently cut the path (or argument) short, so a handler
+ * would see "/a" for "/a%00b". Handlers get "%00" and refuse it.
+ */
+static size_t
+on_unescape(void *cls, struct MHD_Connection *c, char *val)
+{
+    char *w = val;
+    const char *r = val;
+
+    (void)cls;
+    (void)c;
+    while (*r != '\0') {
+        int hi = r[0] == '%' ? hexval(r[1]) : -1;
+        int lo = hi >= 0 ? hexval(r[2]) : -1;
+
+        if (lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - val);
+}
+
 /* Starts l->d on the listening socket fd (-1: MHD binds ss itself). */
 static int
 start_listener(listener *l, const struct sockaddr_storage *ss, int fd,
@@ -774,8 +811,9 @@ start_listener(listener *l, const struct sockaddr_storage *ss, int fd,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l->s, /* first, as MHD wants */
         MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)s->o.timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        s->o.connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        l->s, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        s->o.connection_memory, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l->s,
+        MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL, MHD_OPTION_ARRAY,
+        extra, MHD_OPTION_END);
     return l->d != NULL ? 0 : -1;
 }
 

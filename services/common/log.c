@@ -145,10 +145,35 @@ ms_log_set_access(bool on)
     atomic_store(&access_on, on);
 }
 
+/*
+ * Paths whose last segment is a secret (a one-time link token): the access
+ * log shows the prefix only.
+ */
+static const char *const secret_prefixes[] = {
+    "/v1/directory/unpublish/",
+    "/v1/invitations/opt-out/",
+};
+
+/* a->path, or its prefix + "[redacted]" when it carries a secret. */
+static const char *
+access_path(char *buf, size_t bufsz, const char *path)
+{
+    for (size_t i = 0; i < sizeof(secret_prefixes) / sizeof(*secret_prefixes);
+         i++) {
+        size_t n = strlen(secret_prefixes[i]);
+
+        if (strncmp(path, secret_prefixes[i], n) == 0 && path[n] != '\0') {
+            (void)snprintf(buf, bufsz, "%s[redacted]", secret_prefixes[i]);
+            return buf;
+        }
+    }
+    return path;
+}
+
 void
 ms_log_access(const ms_http_access *a, void *arg)
 {
-    char path[4 * QUOTE_MAX + 4], method[40], when[32];
+    char path[4 * QUOTE_MAX + 4], method[40], when[32], plain[64];
     struct timespec now = {0, 0};
     struct tm tm;
 
@@ -164,8 +189,9 @@ ms_log_access(const ms_http_access *a, void *arg)
            "bytes=%zu us=%llu",
            when, now.tv_nsec / 1000000, a->peer[0] ? a->peer : "-",
            ms_log_quote(method, sizeof(method), a->method),
-           ms_log_quote(path, sizeof(path), a->path), a->status, a->bytes,
-           (unsigned long long)a->usec);
+           ms_log_quote(path, sizeof(path),
+                        access_path(plain, sizeof(plain), a->path)),
+           a->status, a->bytes, (unsigned long long)a->usec);
 }
 
 void

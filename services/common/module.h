@@ -68,5 +68,7 @@ extern const ms_module ms_module_ocsp;
 extern const ms_module ms_module_crl;
 extern const ms_module ms_module_validate;
 extern const ms_module ms_module_kms;
+/* services/directory/routes.c */
+extern const ms_module ms_module_directory;
 
 #endif

@@ -38,6 +38,9 @@ int cmd_revoke(const char *config_path, int argc, char **argv);
 int cmd_audit_verify(const char *config_path, int argc, char **argv);
 /* `rotate ocsp|tsa|ca --level N` (cmd_rotate.c). */
 int cmd_rotate(const char *config_path, int argc, char **argv);
+/* `apikey create --name N [--domain D] [--rate N] | list | revoke ID`
+ * (cmd_apikey.c). */
+int cmd_apikey(const char *config_path, int argc, char **argv);
 
 /*
  * pid.c: getpid() served from memory (read again after fork); call once

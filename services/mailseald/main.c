@@ -26,6 +26,7 @@ static const ms_module *const modules[] = {
     &ms_module_crl,
     &ms_module_validate,
     &ms_module_kms,
+    &ms_module_directory,
 };
 
 /* A subcommand: `mailseald NAME ARGS...` (argv[0] is NAME). */
@@ -60,6 +61,7 @@ static const dir_command dir_commands[] = {
     {"revoke", cmd_revoke, "revoke a certificate"},
     {"audit-verify", cmd_audit_verify, "check the audit log's hash chain"},
     {"rotate", cmd_rotate, "new keys: ocsp | tsa | ca --level N"},
+    {"apikey", cmd_apikey, "directory API keys: create | list | revoke"},
 };
 
 static void
