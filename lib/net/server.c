@@ -39,7 +39,7 @@ typedef struct route {
 /*
  * One libmicrohttpd daemon: the only one (a thread pool on one listening
  * socket), or with cpu_affinity one per worker thread, each on its own
- * SO_REUSEPORT socket and pinned to cpu.
+ * SO_REUSEPORT socket, its thread pinned to cpu.
  */
 typedef struct listener {
     ms_http_server *s;
@@ -569,10 +569,9 @@ dispatch(req_state *r)
 }
 
 /*
- * Pins the calling worker thread to l->cpu, once per thread: then the
- * kernel's SO_INCOMING_CPU choice of listener and the thread that serves
- * the connection agree, and a request and its reply never wake another
- * CPU. A failure only costs speed (logged once).
+ * Pins the calling worker thread to l->cpu, once per thread: the worker
+ * and its connections' state stay on one CPU. A failure only costs speed
+ * (logged once).
  */
 static void
 pin_thread(const listener *l)
@@ -714,11 +713,13 @@ listen_addr(struct sockaddr_storage *ss, const ms_http_server *s,
 
 /*
  * A listening socket of an SO_REUSEPORT group on port (0: any; *port
- * receives the one bound), preferred by the kernel for connections that
- * arrive on cpu (SO_INCOMING_CPU). -1 with errno on failure.
+ * receives the one bound): the kernel spreads new connections over the
+ * group by a hash of their addresses. (Not SO_INCOMING_CPU: a client
+ * whose connections all come from one CPU would get one worker.) -1 with
+ * errno on failure.
  */
 static int
-reuseport_socket(const ms_http_server *s, unsigned *port, int cpu)
+reuseport_socket(const ms_http_server *s, unsigned *port)
 {
     struct sockaddr_storage ss;
     socklen_t len = listen_addr(&ss, s, *port);
@@ -728,7 +729,6 @@ reuseport_socket(const ms_http_server *s, unsigned *port, int cpu)
         return -1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu)) != 0 ||
         bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 4096) != 0)
         goto fail;
     len = sizeof(ss);
@@ -855,7 +855,7 @@ start_per_cpu(ms_http_server *s, ms_error *err)
 
         l->s = s;
         l->cpu = cpus[i % ncpu];
-        if ((fd = reuseport_socket(s, &port, l->cpu)) < 0)
+        if ((fd = reuseport_socket(s, &port)) < 0)
             return ms_error_set(err, MS_EIO, "cannot listen on %s port %u: %s",
                                 s->host, port, strerror(errno));
         if (start_listener(l, &ss, fd, 1,

@@ -120,11 +120,10 @@ typedef struct ms_http_server_options {
     void *log_arg;
     /*
      * One single-thread listener per worker thread instead of a pool on
-     * one socket: each its own SO_REUSEPORT socket with SO_INCOMING_CPU,
-     * its thread pinned to that CPU, so a connection is served on the CPU
-     * its packets arrive on and no request wakes another CPU. For a
-     * machine dedicated to the daemon; SO_REUSEPORT lets any process of
-     * the same user join the port.
+     * one socket: each on its own SO_REUSEPORT socket (the kernel spreads
+     * connections over them by address hash), its thread pinned to a CPU.
+     * For a machine dedicated to the daemon; SO_REUSEPORT lets any process
+     * of the same user join the port.
      */
     bool cpu_affinity;
 } ms_http_server_options;
