@@ -214,12 +214,11 @@ ms_store_directory_lookup(ms_store *s, const char *email, ms_store_dir_fn fn,
     return 0;
 }
 
-/* Publishes email unless it has a publication record (directory.publish
- * when new), inside the caller's audit transaction. */
-static int
-publish_first(ms_store *s, const char *email, ms_error *err)
+int
+ms_store_sql_publish_first(ms_store *s, const char *email, int64_t now,
+                           ms_error *err)
 {
-    ms_store_val p[] = {MS_SV_TEXT(email), MS_SV_INT(ms_store_sql_now(s))};
+    ms_store_val p[] = {MS_SV_TEXT(email), MS_SV_INT(now)};
     char detail[MS_STORE_DETAIL_MAX];
     uint64_t rows = 0;
     int rc;
@@ -289,7 +288,8 @@ harvest_tx(ms_store *s, void *arg, ms_error *err)
                  p, MS_SV_COUNT(p), &rows, err)) != 0)
             return rc;
         a->stored += (size_t)rows;
-        if (a->publish && (rc = publish_first(s, h->email, err)) != 0)
+        if (a->publish && (rc = ms_store_sql_publish_first(
+                               s, h->email, ms_store_sql_now(s), err)) != 0)
             return rc;
     }
     if (a->stored == 0)

@@ -267,26 +267,6 @@ redeem_row(const ms_store_row *r, void *arg, ms_error *err)
     return 0;
 }
 
-/* Publishes email on its first proof (directory.publish when new). */
-static int
-publish_first(ms_store *s, const char *email, int64_t now, ms_error *err)
-{
-    ms_store_val p[] = {MS_SV_TEXT(email), MS_SV_INT(now)};
-    char detail[MS_STORE_DETAIL_MAX];
-    uint64_t rows = 0;
-    int rc;
-
-    if ((rc = ms_store_sql_rows(s,
-                                "INSERT INTO publications (email, published_at)"
-                                " VALUES (?1, ?2) ON CONFLICT (email)"
-                                " DO NOTHING RETURNING email",
-                                p, MS_SV_COUNT(p), &rows, err)) != 0 ||
-        rows == 0)
-        return rc;
-    (void)snprintf(detail, sizeof(detail), "email=%s first=yes", email);
-    return ms_store_sql_audit(s, "directory.publish", detail, err);
-}
-
 /* The device, the proof and its audit row, after the validation is used. */
 static int
 redeem_device(ms_store *s, redeem_arg *a, int64_t now, ms_error *err)
@@ -318,7 +298,7 @@ redeem_device(ms_store *s, redeem_arg *a, int64_t now, ms_error *err)
                    d->email, d->name, a->id);
     if ((rc = ms_store_sql_audit(s, "device.create", detail, err)) != 0)
         return rc;
-    return publish_first(s, d->email, now, err);
+    return ms_store_sql_publish_first(s, d->email, now, err);
 }
 
 static int

@@ -109,4 +109,10 @@ int ms_store_sql_cert_revoke(ms_store *s, const char *issuer,
                              const char *serial_hex, int reason, int64_t at,
                              ms_error *err);
 
+/* Inside the caller's MS_STORE_TX_AUDIT transaction: publishes email at
+ * `now` unless it has a publication record (one kept after unpublishing
+ * too), with a directory.publish audit row when new. */
+int ms_store_sql_publish_first(ms_store *s, const char *email, int64_t now,
+                               ms_error *err);
+
 #endif
