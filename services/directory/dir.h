@@ -1,13 +1,12 @@
 /*
  * services/directory/dir.h - the pure parts of the directory module
  * (services/directory/routes.c): the address of a lookup path, checked
- * and normalised, and a small per-process rate limiter keyed by client
- * address or API key id.
+ * and normalised, and per-minute limits keyed by client address or API
+ * key id (on lib/util/ratelimit.h).
  *
  * Ownership: outputs are caller storage; a limiter is owned by its
  * creator (ms_dir_rate_free). Thread safety: ms_dir_addr_parse() is
- * stateless; ms_dir_rate_take() may be called from any thread (one mutex,
- * held for a table probe only).
+ * stateless; ms_dir_rate_take() may be called from any thread.
  */
 #ifndef MS_SERVICES_DIRECTORY_DIR_H
 #define MS_SERVICES_DIRECTORY_DIR_H
@@ -36,14 +35,15 @@ int ms_dir_addr_parse(char out[MS_DIR_ADDR_BUF], const char *in, ms_error *err);
 
 typedef struct ms_dir_rate ms_dir_rate;
 
-/* A limiter remembering up to slots keys (the oldest forgotten first). */
+/* A limiter remembering up to slots keys (the least recently used
+ * forgotten first). */
 int ms_dir_rate_new(ms_dir_rate **out, size_t slots, ms_error *err);
 void ms_dir_rate_free(ms_dir_rate *r);
 
 /*
- * Takes one request for key (1..63 bytes, longer ones are cut) from its
- * bucket of per_min requests a minute (refilled continuously, burst
- * per_min) at now. True when allowed; else *retry_after = seconds until
+ * Takes one request for key (1..320 bytes) from its bucket of per_min
+ * requests a minute (refilled continuously, burst per_min) at now; a key
+ * the limiter refuses, or per_min < 1, is never allowed. True when allowed; else *retry_after = seconds until
  * one request is available (>= 1).
  */
 bool ms_dir_rate_take(ms_dir_rate *r, const char *key, long per_min, time_t now,

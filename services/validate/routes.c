@@ -210,6 +210,27 @@ new_validation(ms_store_validation *v, char code[CODE_CHARS + 1], ms_buf *poll,
 }
 
 /* 1 (resp answered) when the client or address is over its limit. */
+
+/* Number of keys the hourly limits track (clients and mailboxes). */
+#define VALIDATE_RATE_KEYS 65536
+
+/*
+ * One event for key against limit an hour: true when allowed, else
+ * *after = seconds to wait. A key the limiter refuses counts as over.
+ */
+static bool
+lim_hit(ms_ratelimit *rl, const char *key, long long limit, time_t now,
+        long long *after)
+{
+    unsigned wait = 0;
+    int rc = ms_ratelimit_hit(rl, key,
+                              limit > 1000000 ? 1000000u : (unsigned)limit,
+                              3600, now, &wait);
+
+    *after = rc == MS_EINVAL ? 3600 : (long long)wait;
+    return rc == 0;
+}
+
 static int
 start_limited(const vmod *m, const ms_http_request *req, ms_http_response *resp,
               const char *email)
@@ -220,9 +241,9 @@ start_limited(const vmod *m, const ms_http_request *req, ms_http_response *resp,
     int rc;
 
     (void)snprintf(key, sizeof(key), "c:%s", req->peer);
-    if (vl_limit_hit(m->lim, key, m->cfg->validate_rate_client, now, &after)) {
+    if (lim_hit(m->lim, key, m->cfg->validate_rate_client, now, &after)) {
         (void)snprintf(key, sizeof(key), "a:%s", email);
-        if (vl_limit_hit(m->lim, key, m->cfg->validate_rate_address, now,
+        if (lim_hit(m->lim, key, m->cfg->validate_rate_address, now,
                          &after))
             return 0;
     }
@@ -352,7 +373,7 @@ confirm_limited(const vmod *m, const ms_http_request *req,
     int rc;
 
     (void)snprintf(key, sizeof(key), "k:%s", req->peer);
-    if (vl_limit_hit(m->lim, key, m->cfg->validate_rate_client, time(NULL),
+    if (lim_hit(m->lim, key, m->cfg->validate_rate_client, time(NULL),
                      &after))
         return 0;
     ms_log(MS_LOGLEVEL_WARNING, req->request_id,
@@ -643,7 +664,7 @@ validate_stop(void *state)
         ms_service_store_release();
     if (m->ca != NULL)
         ms_service_ca_release();
-    vl_limiter_free(m->lim);
+    ms_ratelimit_free(m->lim);
     ms_daemon_config_free(m->cfg);
     ms_free(m);
 }
@@ -676,10 +697,8 @@ validate_start(void **state, const ms_module_ctx *ctx, ms_error *err)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
     m->cfg = ms_service_config_ref(ctx->config);
     ms_submit_config_init(&m->submit);
-    if ((m->lim = vl_limiter_new()) == NULL) {
-        rc = ms_error_set(err, MS_ENOMEM, "out of memory");
+    if ((rc = ms_ratelimit_new(&m->lim, VALIDATE_RATE_KEYS, err)) != 0)
         goto out;
-    }
     if ((rc = ms_submit_config_parse_url(&m->submit, m->cfg->mail_relay,
                                          err)) != 0 ||
         (rc = ms_submit_config_check(&m->submit, err)) != 0) {

@@ -13,7 +13,7 @@
 
 #include "ca/hierarchy.h"
 #include "config/daemon.h"
-#include "limit.h"
+#include "util/ratelimit.h"
 #include "mail/submit.h"
 #include "net/server.h"
 
@@ -22,7 +22,7 @@ typedef struct vmod {
     const ms_ca *ca;       /* ms_service_ca_acquire() */
     bool store;            /* ms_service_store_acquire() done */
     ms_submit_config submit;
-    vl_limiter *lim;
+    ms_ratelimit *lim; /* per client address, per mailbox (hourly) */
 } vmod;
 
 /* devices.c: POST /v1/certificates, GET /v1/devices, DELETE
