@@ -71,10 +71,16 @@ int dir_post_invitation(const ms_http_request *req, ms_http_response *resp,
                         void *arg);
 int dir_post_unpublish(const ms_http_request *req, ms_http_response *resp,
                        void *arg);
+/* Mailed links: GET shows a page whose button POSTs to the link, POST
+ * uses it (mail.c). */
 int dir_get_unpublish(const ms_http_request *req, ms_http_response *resp,
                       void *arg);
+int dir_post_unpublish_link(const ms_http_request *req,
+                            ms_http_response *resp, void *arg);
 int dir_get_optout(const ms_http_request *req, ms_http_response *resp,
                    void *arg);
+int dir_post_optout(const ms_http_request *req, ms_http_response *resp,
+                    void *arg);
 
 /* Sets up m->ctx and m->verifier (harvest.c). */
 int dir_verifier_setup(dir_module *m, ms_error *err);

@@ -321,14 +321,59 @@ use_link(const ms_http_request *req, ms_http_response *resp, void *arg,
     return reply_status(resp, 200, done, email);
 }
 
+/*
+ * GET of a mailed link: a page whose button POSTs to the same URL. The
+ * GET itself changes nothing, so a mail scanner or a link preview that
+ * fetches every URL of a message does not unpublish or opt out anyone.
+ */
+static int
+link_page(const ms_http_request *req, ms_http_response *resp, void *arg,
+          const char *what)
+{
+    dir_client who;
+    int rc;
+
+    if ((rc = dir_admit(arg, req, resp, false, &who)) != 1)
+        return rc;
+    if (strnlen(req->subpath, TOKEN_BUF) >= TOKEN_BUF ||
+        strncmp(req->subpath, TOKEN_PFX, 4) != 0 ||
+        strspn(req->subpath + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                                 "qrstuvwxyz0123456789-_") !=
+            strlen(req->subpath + 4))
+        return ms_http_response_error(resp, 404, "unknown link");
+    resp->content_type = "text/html; charset=utf-8";
+    return ms_buf_printf(&resp->body,
+                         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+                         "<title>mailseal</title></head><body>"
+                         "<form method=\"post\" action=\"%s%s\">"
+                         "<p><button type=\"submit\">%s</button></p>"
+                         "</form></body></html>\n",
+                         req->path[0] == '/' ? "" : "/", req->path, what);
+}
+
 int
 dir_get_unpublish(const ms_http_request *req, ms_http_response *resp, void *arg)
+{
+    return link_page(req, resp, arg,
+                     "Remove this address from the mailseal directory");
+}
+
+int
+dir_post_unpublish_link(const ms_http_request *req, ms_http_response *resp,
+                        void *arg)
 {
     return use_link(req, resp, arg, MS_STORE_ACTION_UNPUBLISH, "unpublished");
 }
 
 int
 dir_get_optout(const ms_http_request *req, ms_http_response *resp, void *arg)
+{
+    return link_page(req, resp, arg,
+                     "Never send this address a mailseal invitation again");
+}
+
+int
+dir_post_optout(const ms_http_request *req, ms_http_response *resp, void *arg)
 {
     return use_link(req, resp, arg, MS_STORE_ACTION_OPT_OUT, "opted-out");
 }

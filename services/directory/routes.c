@@ -456,7 +456,9 @@ static const route routes[] = {
     {MS_HTTP_POST, "/v1/directory/invitations", false, dir_post_invitation},
     {MS_HTTP_POST, "/v1/directory/unpublish", false, dir_post_unpublish},
     {MS_HTTP_GET, "/v1/directory/unpublish/", true, dir_get_unpublish},
+    {MS_HTTP_POST, "/v1/directory/unpublish/", true, dir_post_unpublish_link},
     {MS_HTTP_GET, "/v1/invitations/opt-out/", true, dir_get_optout},
+    {MS_HTTP_POST, "/v1/invitations/opt-out/", true, dir_post_optout},
 };
 
 static int

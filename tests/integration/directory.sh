@@ -277,10 +277,15 @@ invite_optout() {
     local link
     link=$(spool_link frank@example.org /v1/invitations/opt-out/)
     [ -n "$link" ]
-    [ "$(curl -sS -o "$WORK/o1.json" -w '%{http_code}' "$link")" = 200 ]
+    # GET (a mail scanner, a link preview) only shows the button
+    [ "$(curl -sS -o "$WORK/o0.html" -w '%{http_code}' "$link")" = 200 ]
+    grep -q '<form method="post"' "$WORK/o0.html"
+    sqlite3 "$D/mailseal.db" 'UPDATE invitations SET last_sent = 0'
+    [ "$(invite frank@example.org "$WORK/o0.json")" = 202 ]
+    [ "$(curl -sS -o "$WORK/o1.json" -w '%{http_code}' -X POST "$link")" = 200 ]
     jq -e '.status == "opted-out" and .email == "frank@example.org"' \
         "$WORK/o1.json"
-    [ "$(curl -sS -o "$WORK/o2.json" -w '%{http_code}' "$link")" = 410 ]
+    [ "$(curl -sS -o "$WORK/o2.json" -w '%{http_code}' -X POST "$link")" = 410 ]
     # 30 days later: gina may be invited again, frank never
     sqlite3 "$D/mailseal.db" 'UPDATE invitations SET last_sent = 0'
     [ "$(invite frank@example.org "$WORK/o3.json")" = 410 ]
@@ -304,11 +309,16 @@ unpublish() {
     [ "$(spool_count)" = $((n + 1)) ]
     expect_status 200 GET /v1/directory/carol@example.org "$WORK/u3.json"
     link=$(spool_link carol@example.org /v1/directory/unpublish/)
-    [ "$(curl -sS -o "$WORK/u4.json" -w '%{http_code}' "$link")" = 200 ]
+    # GET (a mail scanner, a link preview) changes nothing
+    [ "$(curl -sS -o "$WORK/u4.html" -w '%{http_code}' "$link")" = 200 ]
+    grep -q '<form method="post"' "$WORK/u4.html"
+    expect_status 200 GET /v1/directory/carol@example.org "$WORK/u3b.json"
+    [ "$(curl -sS -o "$WORK/u4.json" -w '%{http_code}' -X POST "$link")" = 200 ]
     jq -e '.status == "unpublished"' "$WORK/u4.json"
     expect_status 404 GET /v1/directory/carol@example.org "$WORK/u5.json"
-    [ "$(curl -sS -o "$WORK/u6.json" -w '%{http_code}' "$link")" = 410 ]
-    expect_status 404 GET /v1/directory/unpublish/mst_nothing "$WORK/u7.json"
+    [ "$(curl -sS -o "$WORK/u6.json" -w '%{http_code}' -X POST "$link")" = 410 ]
+    expect_status 404 POST /v1/directory/unpublish/mst_nothing "$WORK/u7.json"
+    expect_status 404 GET '/v1/directory/unpublish/mst_%3Cb%3E' "$WORK/u8.json"
 }
 check "unpublish: mailed link, then 404; the link works once" unpublish
 
