@@ -7,7 +7,8 @@
  *        "poll_token","expires_at"} and the challenge mail
  *   POST /v1/mailbox-validations/{id}/confirm {"code","poll_token"} -> 201
  *        {"device_id","token","email","proven_until"}
- *   GET  /v1/mailbox-validations/{id}/confirm?code=... -> 200 text/html
+ *   GET  /v1/mailbox-validations/{id}/confirm?code=... -> 200 text/html,
+ *        a page whose button POSTs the same URL, which confirms
  *   POST /v1/mailbox-validations/{id}/credential {"poll_token"} -> 201
  *        (after the link; 409 while not confirmed)
  *
@@ -555,9 +556,40 @@ html(ms_http_response *resp, int status, const char *text)
     return rc;
 }
 
+/*
+ * GET of the mailed link: a page whose button POSTs the same link. The GET
+ * changes nothing: a mail scanner or link preview fetching every URL of
+ * the challenge must not confirm a validation that someone else started
+ * for this mailbox (whoever holds its poll token would get a credential).
+ * No store access either: the page says nothing about the validation.
+ */
 static int
-get_confirm(vmod *m, const ms_http_request *req, ms_http_response *resp,
-            const char *id)
+get_confirm_page(const ms_http_request *req, ms_http_response *resp,
+                 const char *id)
+{
+    const char *code = ms_http_request_query(req, "code");
+    size_t n = code != NULL ? strlen(code) : 0;
+
+    if (n == 0 || n > 64 ||
+        strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567-") != n)
+        return html(resp, 400, "This link is incomplete.");
+    resp->content_type = "text/html; charset=utf-8";
+    return ms_buf_printf(
+        &resp->body,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        "<title>mailseal</title></head>\n<body><p>Confirm only if you "
+        "just asked, on your own device, to use this mailbox with "
+        "mailseal. If you did not, close this page: nothing happens.</p>"
+        "<form method=\"post\" action=\"" PREFIX "%s/confirm?code=%s\">"
+        "<p><button type=\"submit\">Confirm this mailbox</button></p>"
+        "</form></body></html>\n",
+        id, code);
+}
+
+/* POST of the mailed link (the page's button): confirms the validation. */
+static int
+link_confirm(vmod *m, const ms_http_request *req, ms_http_response *resp,
+             const char *id)
 {
     const char *code = ms_http_request_query(req, "code");
     ms_store_validation v;
@@ -642,10 +674,13 @@ on_validation(const ms_http_request *req, ms_http_response *resp, void *arg)
 
     if (!split_path(req->subpath, id, &what))
         return ms_http_response_error(resp, 404, "not found");
+    if (strcmp(what, "confirm") == 0 && req->method == MS_HTTP_POST &&
+        ms_http_request_query(req, "code") != NULL)
+        return link_confirm(arg, req, resp, id);
     if (strcmp(what, "confirm") == 0 && req->method == MS_HTTP_POST)
         return post_confirm(arg, req, resp, id);
     if (strcmp(what, "confirm") == 0)
-        return get_confirm(arg, req, resp, id);
+        return get_confirm_page(req, resp, id);
     if (strcmp(what, "credential") == 0 && req->method == MS_HTTP_POST)
         return post_credential(req, resp, id);
     return ms_http_response_error(resp, 404, "not found");

@@ -142,7 +142,13 @@ link_flow() {
     # before the link: the credential is not ready
     [ "$(jpost "/v1/mailbox-validations/$(vid link)/credential" \
         "$WORK/cr0" "{\"poll_token\":\"$(poll_token link)\"}")" = 409 ]
-    [ "$(curl -sS -o "$WORK/link.html" -w '%{http_code}' "$l")" = 200 ]
+    # GET (a mail scanner, a link preview) shows the button, confirms nothing
+    [ "$(curl -sS -o "$WORK/link0.html" -w '%{http_code}' "$l")" = 200 ]
+    grep -q '<form method="post"' "$WORK/link0.html"
+    [ "$(jpost "/v1/mailbox-validations/$(vid link)/credential" \
+        "$WORK/cr0b" "{\"poll_token\":\"$(poll_token link)\"}")" = 409 ]
+    # the button: POST of the same link
+    [ "$(curl -sS -o "$WORK/link.html" -w '%{http_code}' -X POST "$l")" = 200 ]
     grep -qi 'confirmed' "$WORK/link.html"
     # a wrong poll token gets nothing
     [ "$(jpost "/v1/mailbox-validations/$(vid link)/credential" \
@@ -155,7 +161,7 @@ link_flow() {
     [ "$(jpost "/v1/mailbox-validations/$(vid link)/credential" \
         "$WORK/cr2" "{\"poll_token\":\"$(poll_token link)\"}")" = 410 ]
 }
-check "link flow: GET confirm (HTML), then POST credential once" link_flow
+check "link flow: GET shows a button, its POST confirms, then POST credential once" link_flow
 
 second_device() {
     [ "$(csr_cert a2 phone)" = 201 ]
@@ -332,7 +338,7 @@ wrong_codes() {
     # reused: 410 (code and link)
     [ "$(confirm w1 "$WORK/w1d")" = 410 ]
     l=$(sed "s#^$URL_PUBLIC#$URL#" "$V/w1.link")
-    [ "$(curl -sS -o "$WORK/w1.html" -w '%{http_code}' "$l")" = 410 ]
+    [ "$(curl -sS -o "$WORK/w1.html" -w '%{http_code}' -X POST "$l")" = 410 ]
     # unknown validation: 404
     [ "$(jpost /v1/mailbox-validations/nosuchid/confirm "$WORK/w1e" \
         '{"code":"x","poll_token":"y"}')" = 404 ]
@@ -345,7 +351,7 @@ expired_code() {
     db_sql "UPDATE validations SET expires = created - 1 WHERE id = '$(vid ex1)'"
     [ "$(confirm ex1 "$WORK/ex1")" = 410 ]
     l=$(sed "s#^$URL_PUBLIC#$URL#" "$V/ex1.link")
-    [ "$(curl -sS -o "$WORK/ex1.html" -w '%{http_code}' "$l")" = 410 ]
+    [ "$(curl -sS -o "$WORK/ex1.html" -w '%{http_code}' -X POST "$l")" = 410 ]
 }
 check "expired validation: 410 for code and link" expired_code
 
