@@ -3,9 +3,10 @@
  * message (message/rfc822, up to max_body) is judged by the core library
  * (ms_open); when the verdict is mailbox-validated or better and its From
  * is an address of the signer's certificate, the signer's certificate is
- * stored for that address (ms_store_harvest_add, published on its first
- * appearance, never over an unpublication). Anything else: 422 with the
- * verdict, nothing stored.
+ * stored for that address (ms_store_harvest_add). It is served only once
+ * the owner has proved the mailbox (which publishes it: consent); a
+ * message someone else holds never publishes anybody. Anything else: 422
+ * with the verdict, nothing stored.
  *
  * Trust: directory_trust_file, or the data directory's issuing CAs
  * (certs/v1.pem .. v4.pem) as anchors; CRLs from directory_crl_file (else
@@ -127,7 +128,7 @@ harvest_store(const ms_http_request *req, ms_http_response *resp,
         goto out;
     }
     if ((rc = ms_service_store_get(&st, &err)) != 0 ||
-        (rc = ms_store_harvest_add(st, &h, 1, true, &stored, &err)) != 0) {
+        (rc = ms_store_harvest_add(st, &h, 1, false, &stored, &err)) != 0) {
         ms_log(MS_LOGLEVEL_ERROR, req->request_id, "harvest: %s", err.msg);
         goto out;
     }

@@ -240,6 +240,9 @@ harvest_ok() {
     expect_status 200 POST /v1/directory/harvest "$WORK/h4.json" \
         -H 'Content-Type: message/rfc822' --data-binary @"$WORK/h-ok.eml"
     jq -e '.stored == 1 and .level == 1' "$WORK/h4.json"
+    # stored, but dave never proved his mailbox: not published (consent)
+    expect_status 404 GET /v1/directory/dave@example.org "$WORK/d0b.json"
+    publish dave@example.org
     expect_status 200 GET /v1/directory/dave@example.org "$WORK/d1.json"
     jq -e '[.certificates[] | select(.source == "harvested")] | length == 1' \
         "$WORK/d1.json"
@@ -247,7 +250,7 @@ harvest_ok() {
         -H 'Content-Type: message/rfc822' --data-binary @"$WORK/h-ok.eml"
     jq -e '.stored == 0' "$WORK/h5.json"
 }
-check "harvest: a valid V1 message is stored and then served" harvest_ok
+check "harvest: a valid V1 message is stored, served once the mailbox is published" harvest_ok
 
 # ---------------------------------------------------------------- invitations
 invite() { # ADDR OUT
