@@ -79,16 +79,19 @@ alice_enrolls() {
     # what the profile holds
     local p
     p=$(prof alice1)
-    [ "$(ls "$p"/sign/*.pem | wc -l)" = 1 ]
-    [ "$(ls "$p"/enc/*.pem | wc -l)" = 1 ]
+    [ "$(find "$p/sign" -name '*.pem' | wc -l)" = 1 ]
+    [ "$(find "$p/enc" -name '*.pem' | wc -l)" = 1 ]
     grep -q '^address = alice@example.com' "$p/profile.conf"
     grep -q "^server_url = $URL" "$p/profile.conf"
     grep -q '^device = laptop' "$p/profile.conf"
     # the credential: 0600, never printed
     [ "$(stat -c %a "$p/credential")" = 600 ]
     grep -q '^token = ms1_' "$p/credential"
-    ! grep -q -F "$(sed -n 's/^token = //p' "$p/credential")" \
-        "$E/alice1.out" "$E/alice1.err"
+    if grep -q -F "$(sed -n 's/^token = //p' "$p/credential")" \
+        "$E/alice1.out" "$E/alice1.err"; then
+        echo "the token was printed"
+        return 1
+    fi
     # the device key and the signing certificate: P-256, V1, chains
     openssl verify -CAfile "$D/certs/root.pem" -untrusted "$D/certs/v1.pem" \
         -purpose smimesign "$p"/sign/*.pem
@@ -115,7 +118,9 @@ second_device() {
         "$(openssl pkey -in "$a2"/enc/*.key -pubout | openssl sha256)" ]
     # but each its own signing key and certificate
     [ "$(spki "$a1"/sign/*.pem)" != "$(spki "$a2"/sign/*.pem)" ]
-    ! cmp -s "$a1"/sign/*.pem "$a2"/sign/*.pem
+    if cmp -s "$a1"/sign/*.pem "$a2"/sign/*.pem; then
+        return 1
+    fi
 }
 check "alice's second device: same encryption key, its own signing certificate" second_device
 
