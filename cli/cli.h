@@ -80,6 +80,9 @@ int cmd_import(ms_ctx *ctx, const cli_opts *o);
  * <sysexits.h>, see cmd_send.c). */
 int cli_send(int argc, char **argv);
 int cli_lookup(int argc, char **argv);
+/* enroll and devices (cmd_enroll.c) parse their own arguments too. */
+int cli_enroll(int argc, char **argv);
+int cli_devices(int argc, char **argv);
 struct ms_rcpt_list;
 /*
  * send's recipient look-up (cmd_lookup.c): *r gets each recipient's

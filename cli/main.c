@@ -217,7 +217,7 @@ usage_all(FILE *fp)
 {
     fprintf(fp, "usage: mailseal COMMAND [OPTIONS] (mailseal COMMAND --help)\n"
                 "commands: sign encrypt seal decrypt verify open export "
-                "import send lookup\n");
+                "import send lookup enroll devices\n");
 }
 
 #ifdef MS_TEST_HOOKS
@@ -322,6 +322,10 @@ main(int argc, char **argv)
         return cli_send(argc - 1, argv + 1);
     if (strcmp(argv[1], "lookup") == 0)
         return cli_lookup(argc - 1, argv + 1);
+    if (strcmp(argv[1], "enroll") == 0)
+        return cli_enroll(argc - 1, argv + 1);
+    if (strcmp(argv[1], "devices") == 0)
+        return cli_devices(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(argv[1], cmds[i].name) == 0)
             return run(&cmds[i], argc - 1, argv + 1);

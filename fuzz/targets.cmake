@@ -11,7 +11,8 @@ set(MS_FUZZ_TARGETS mime_parse smime_open decrypt tsp_verify from_addr
   submit_url
   lookup_json send_headers
   addr_norm
-  dir_addr)
+  dir_addr
+  enroll_answer)
 set(MS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # ms_fuzz_common(TARGET): include paths, fixtures path and warnings.
