@@ -27,6 +27,10 @@ trap cleanup EXIT
 
 port_taken() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+if [ -f "$data/mailseald.conf" ] && [ ! -f "$data/private/kms-master.key" ]; then
+    echo "== $data predates the key escrow: making it again"
+    rm -rf "$data"
+fi
 if [ ! -f "$data/mailseald.conf" ]; then
     echo "== creating $data"
     echo "   !!! WARNING: --insecure-keys: the CA's private keys are stored"
@@ -37,15 +41,17 @@ else
     echo "== using $data (made earlier; private keys UNENCRYPTED, demo only)"
 fi
 
-conf=$data/mailseald.conf
+# The demo's own copy of the config: every module on, the directory too.
+conf=$work/mailseald.conf
+sed 's/^modules = .*/modules = ca tsa ocsp crl validate kms directory/' \
+    "$data/mailseald.conf" >"$conf"
+grep -q '^data_dir' "$conf" || echo "data_dir = $data" >>"$conf"
 port=8025
 offline=
 if port_taken "$port"; then
     # Another program has 8025: same data, any free port. The certificates
     # name 127.0.0.1:8025 for OCSP, so opening skips the network check.
-    sed 's/^listen = .*/listen = 127.0.0.1:0/' "$conf" >"$work/mailseald.conf"
-    echo "data_dir = $data" >>"$work/mailseald.conf"
-    conf=$work/mailseald.conf
+    sed -i 's/^listen = .*/listen = 127.0.0.1:0/' "$conf"
     port=0
     offline=--offline
     echo "   (port 8025 is taken: using a free port, OCSP checks skipped)"
@@ -107,6 +113,87 @@ echo "== John opens it"
 sed 's/^/   | /' "$work/open.out"
 echo "   header fields added for John's mail program:"
 grep -i '^X-Mailseal-' "$work/opened.eml" | sed 's/^/   | /'
+
+# ------------------------------------------------ two users, two devices
+# Profiles live under $work (never the user's own ~/.local/share/mailseal);
+# mailseald's mail (the challenge codes) goes to its spool directory.
+export MAILSEAL_HOME=$work/home
+spool=$data/spool
+
+# enroll ADDR DEVICE PROFILE: mailseal enroll, the code taken from the
+# challenge mail in the spool directory (a person types it from the mail).
+enroll() {
+    local addr=$1 dev=$2 prof=$3 fifo=$work/$3.fifo f= i rc=0 epid
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    touch "$work/before"
+    "$ms" enroll "$addr" --server "$url" --device "$dev" --code - \
+        --profile "$prof" <"$fifo" >"$work/$prof.out" 2>&1 &
+    epid=$!
+    exec 3>"$fifo"
+    for i in $(seq 200); do
+        f=$(find "$spool" -name '*.eml' -newer "$work/before" \
+            -exec grep -l -F "To: <$addr>" {} + 2>/dev/null | head -n 1) || true
+        [ -n "$f" ] && break
+        sleep 0.05
+    done
+    [ -n "$f" ] && tr -d '\r' <"$f" | sed -n 's/^ *Code: //p' >&3
+    exec 3>&-
+    wait "$epid" || rc=$?
+    sed 's/^/   | /' "$work/$prof.out"
+    return "$rc"
+}
+
+echo "== two users, two devices: nobody touches a certificate"
+echo "   alice enrolls her laptop (the code from the mail in $spool)"
+enroll alice@example.org laptop alice-laptop
+echo "   bob enrolls his laptop"
+enroll bob@example.org laptop bob-laptop
+echo "   alice enrolls her phone: its own signing key, the same escrowed encryption key"
+enroll alice@example.org phone alice-phone
+
+# They send through a spool directory here (a relay in real life:
+# submit_url = smtp://... in the profile).
+for p in alice-laptop alice-phone bob-laptop; do
+    sed -i "s|^submit_url *=.*|submit_url = spool:$work/outbox|" \
+        "$MAILSEAL_HOME/$p/profile.conf" # GNU sed keeps the file's mode
+    grep -q '^submit_url = spool:' "$MAILSEAL_HOME/$p/profile.conf" ||
+        echo "submit_url = spool:$work/outbox" >>"$MAILSEAL_HOME/$p/profile.conf"
+done
+cat >"$work/note.eml" <<'MSG'
+From: Alice <alice@example.org>
+To: Bob <bob@example.org>
+Subject: Lunch on Friday?
+
+Hi Bob, the usual place at noon?
+MSG
+echo "== alice's laptop: mailseal send bob@example.org"
+echo "   (signs, timestamps, finds bob's key in the directory, encrypts)"
+"$ms" send --profile alice-laptop bob@example.org <"$work/note.eml"
+sent=$(ls -t "$work/outbox"/*.eml | head -n 1)
+echo "   sent: $(grep -i -m1 '^Content-Type:' "$sent")"
+echo "== bob opens it"
+"$ms" open --profile bob-laptop $offline --output "$work/bob.eml" \
+    <"$sent" >"$work/bob.out" 2>&1 || true
+sed 's/^/   | /' "$work/bob.out"
+echo "   | body: $(grep -m1 -F 'Hi Bob' "$work/bob.eml")"
+echo "== bob replies; both of alice's devices read the reply"
+cat >"$work/reply.eml" <<'MSG'
+From: Bob <bob@example.org>
+To: Alice <alice@example.org>
+Subject: Re: Lunch on Friday?
+
+Yes, see you there.
+MSG
+"$ms" send --profile bob-laptop alice@example.org <"$work/reply.eml"
+reply=$(ls -t "$work/outbox"/*.eml | head -n 1)
+for p in alice-laptop alice-phone; do
+    echo "   alice's ${p#alice-}:"
+    "$ms" open --profile "$p" $offline --output "$work/$p.eml" \
+        <"$reply" >"$work/$p.open" 2>&1 || true
+    sed 's/^/   | /' "$work/$p.open"
+    echo "   | body: $(grep -m1 -F 'see you there' "$work/$p.eml")"
+done
 
 echo "== mailseald keeps running at $url (Ctrl-C stops it)"
 trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "config/config.h"
+#include "mail/submit.h"
 #include "mime/addr.h"
 #include "profile/profile_int.h"
 #include "util/alloc.h"
@@ -27,6 +28,13 @@ check_address(const char *v, ms_error *err)
     char norm[MS_ADDR_NORM_MAX + 1];
 
     return ms_addr_normalise(norm, sizeof(norm), v, err);
+}
+
+/* The relay: smtp://, smtps:// or spool:/DIR (lib/mail/submit.h). */
+static int
+check_submit(const char *v, ms_error *err)
+{
+    return v[0] == '\0' ? 0 : ms_submit_url_check(v, err);
 }
 
 static int
@@ -52,7 +60,8 @@ static const ms_config_key conf_keys[] = {
     {"tsa_url", MS_CONFIG_STRING, "", 0, 0, NULL, OFF(tsa_url), 0,
      "RFC 3161 server (default <server_url>/tsa)", check_url},
     {"submit_url", MS_CONFIG_STRING, "", 0, 0, NULL, OFF(submit_url), 0,
-     "SMTP relay (smtp://host:587 or smtps://host)", check_url},
+     "SMTP relay (smtp://host:587, smtps://host, or spool:/DIR)",
+     check_submit},
     {"submit_user", MS_CONFIG_STRING, "", 0, 0, NULL, OFF(submit_user), 0,
      "SMTP AUTH user", NULL},
     {"submit_password_file", MS_CONFIG_STRING, "", 0, 0, NULL,
