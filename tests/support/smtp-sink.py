@@ -2,7 +2,8 @@
 """smtp-sink.py - a small SMTP server for mailseal tests (aiosmtpd).
 
 Usage:
-  smtp-sink.py --port-file FILE --outdir DIR [--tls-cert PEM --tls-key PEM]
+  smtp-sink.py --port-file FILE (--outdir DIR | --maildir ROOT)
+               [--tls-cert PEM --tls-key PEM]
                [--implicit-tls] [--auth-user U --auth-password P]
                [--auth-mechs PLAIN,LOGIN] [--auth-cleartext]
                [--refuse ADDR]... [--defer ADDR]... [--silent]
@@ -27,6 +28,14 @@ name and renamed, so a reader never sees half of it) holding:
   data       the message bytes after SMTP's dot-unstuffing (CRLF kept)
   tls        "yes" when the session ran over TLS, else "no"
   auth       the authenticated user name, or empty
+
+With --maildir ROOT it delivers instead, as a local MDA would: each
+recipient gets ROOT/<recipient>/Maildir/{tmp,new,cur} (the address as
+given in RCPT, lower-cased; one with "/", a NUL or a leading "." is
+refused with 550), and each message is written to tmp/ and renamed into
+new/<time>.M<usec>P<pid>Q<n>.sink (the Maildir convention: a reader
+never sees half of it), with "Return-Path: <sender>" and "Delivered-To:
+<recipient>" prepended to the message bytes.
 
 Exits by itself after --idle-exit seconds without a connection or command
 (default 60), after --max-life seconds (default 300), or as soon as its
@@ -85,11 +94,16 @@ class Handler:
         if address in self.args.defer:
             log("deferred recipient %s" % address)
             return "450 4.2.0 <%s>: Recipient address deferred" % address
+        if self.args.maildir and not maildir_name_ok(address):
+            log("refused recipient %r (no maildir for it)" % address)
+            return "550 5.1.3 Bad recipient address syntax"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
         touch()
+        if self.args.maildir:
+            return deliver_maildirs(self.args.maildir, envelope)
         state["count"] += 1
         n = state["count"]
         final = os.path.join(self.args.outdir, "msg-%d" % n)
@@ -113,6 +127,34 @@ class Handler:
         log("stored msg-%d from <%s> to %d recipient(s), tls=%s" %
             (n, envelope.mail_from, len(envelope.rcpt_tos), tls))
         return "250 2.0.0 OK stored as msg-%d" % n
+
+
+def maildir_name_ok(address):
+    return (0 < len(address) <= 254 and "/" not in address and
+            "\0" not in address and not address.startswith("."))
+
+
+def deliver_maildirs(root, envelope):
+    """Delivers the message into each recipient's Maildir/new."""
+    mail_from = envelope.mail_from or ""
+    if mail_from == "<>":
+        mail_from = ""
+    for rcpt in envelope.rcpt_tos:
+        state["count"] += 1
+        md = os.path.join(root, rcpt.lower(), "Maildir")
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(md, sub), mode=0o700, exist_ok=True)
+        now = time.time()
+        name = "%d.M%dP%dQ%d.sink" % (int(now), int(now * 1e6) % 1000000,
+                                       os.getpid(), state["count"])
+        head = ("Return-Path: <%s>\r\nDelivered-To: %s\r\n" %
+                (mail_from, rcpt)).encode()
+        tmp = os.path.join(md, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(head + envelope.original_content)
+        os.rename(tmp, os.path.join(md, "new", name))
+        log("delivered to %s as %s" % (rcpt, name))
+    return "250 2.0.0 OK delivered to %d maildir(s)" % len(envelope.rcpt_tos)
 
 
 def authenticator(args):
@@ -198,7 +240,8 @@ async def main(args):
 def parse_args():
     p = argparse.ArgumentParser(description="SMTP sink for tests")
     p.add_argument("--port-file", required=True)
-    p.add_argument("--outdir", required=True)
+    p.add_argument("--outdir")
+    p.add_argument("--maildir")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--implicit-tls", action="store_true")
@@ -218,7 +261,9 @@ def parse_args():
         p.error("--implicit-tls needs --tls-cert")
     if (a.auth_user is None) != (a.auth_password is None):
         p.error("--auth-user and --auth-password go together")
-    os.makedirs(a.outdir, exist_ok=True)
+    if (a.outdir is None) == (a.maildir is None):
+        p.error("give one of --outdir and --maildir")
+    os.makedirs(a.outdir or a.maildir, exist_ok=True)
     return a
 
 
