@@ -128,8 +128,9 @@ ms_enroll_api_call(ms_http_reply *r, ms_enroll_api *a, const ms_enroll_req *q,
                    ms_error *err)
 {
     char url[MS_ENROLL_URL_MAX];
-    ms_http_call call = {q->method, url,     q->ctype, q->body,
-                         q->len,    NULL,    NULL,     MS_ENROLL_ANSWER_MAX};
+    ms_http_call call = {q->method, url,  q->ctype,
+                         q->body,   q->len, NULL,
+                         NULL,      MS_ENROLL_ANSWER_MAX, q->timeout_ms};
     ms_error why;
     int n, rc;
 

@@ -25,7 +25,7 @@
 int
 ms_enroll_fetch_cas(ms_enroll_state *e, ms_error *err)
 {
-    ms_enroll_req q = {"GET", "/ca/chain.pem", NULL, NULL, 0, false, 200, CAS};
+    ms_enroll_req q = {"GET", "/ca/chain.pem", NULL, NULL, 0, false, 200, CAS, 0};
     ms_http_reply r;
     X509 *x;
     int rc;
@@ -174,7 +174,7 @@ ms_enroll_get_cert(ms_enroll_state *e, ms_error *err)
 {
     ms_enroll_req q = {"POST",     "/v1/certificates", "application/pkcs10",
                        e->csr.data, e->csr.len,        true,
-                       201,        CERT};
+                       201,        CERT, 0};
     json_t *o = NULL;
     ms_http_reply r;
     int rc;
@@ -275,9 +275,11 @@ ms_enroll_get_keys(ms_enroll_state *e, ms_error *err)
 {
     uint8_t pub[MS_KMS_X25519_LEN];
     char body[128];
+    /* On a mailbox's first request the server makes its key (RSA-3072 by
+     * default: seconds on a busy machine) and has it certified. */
     ms_enroll_req q = {"POST", "/v1/keys/encryption", "application/json",
                        body,   0,                     true,
-                       200,    KEYS};
+                       200,    KEYS,                  120000};
     EVP_PKEY *dev = NULL;
     json_t *o = NULL, *keys;
     ms_http_reply r;

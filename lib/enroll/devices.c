@@ -68,7 +68,7 @@ ms_enroll_devices(const ms_ctx *ctx, ms_profile *p, ms_enroll_device_fn fn,
                   void *arg, ms_error *err)
 {
     char self[MS_ENROLL_ID_MAX + 1] = "";
-    ms_enroll_req q = {"GET", "/v1/devices", NULL, NULL, 0, true, 200, LIST};
+    ms_enroll_req q = {"GET", "/v1/devices", NULL, NULL, 0, true, 200, LIST, 0};
     ms_enroll_api a;
     ms_http_reply r;
     json_t *o = NULL, *list;
@@ -98,7 +98,7 @@ ms_enroll_revoke(const ms_ctx *ctx, ms_profile *p, const char *id,
                  ms_error *err)
 {
     char self[MS_ENROLL_ID_MAX + 1] = "", path[MS_ENROLL_ID_MAX + 32];
-    ms_enroll_req q = {"DELETE", path, NULL, NULL, 0, true, 204, REVOKE};
+    ms_enroll_req q = {"DELETE", path, NULL, NULL, 0, true, 204, REVOKE, 0};
     ms_enroll_api a;
     ms_http_reply r;
     size_t n = id != NULL ? strlen(id) : 0;

@@ -102,7 +102,7 @@ static int
 start(ms_enroll_state *e, const char *device, ms_error *err)
 {
     ms_enroll_req q = {"POST", "/v1/mailbox-validations", "application/json",
-                       NULL, 0, false, 202, START};
+                       NULL, 0, false, 202, START, 0};
     json_t *o = NULL, *req;
     char *body = NULL;
     ms_http_reply r;
@@ -191,7 +191,7 @@ confirm(ms_enroll_state *e, const ms_buf *code, ms_error *err)
 {
     char path[MS_ENROLL_ID_MAX + 64];
     ms_enroll_req q = {"POST", path, "application/json", NULL, 0, false, 201,
-                       CONFIRM};
+                       CONFIRM, 0};
     ms_http_reply r;
     ms_buf body;
     int rc;
@@ -234,7 +234,7 @@ poll_credential(ms_enroll_state *e, const ms_enroll_options *o, ms_error *err)
 {
     char path[MS_ENROLL_ID_MAX + 64];
     ms_enroll_req q = {"POST", path, "application/json", NULL, 0, false, 201,
-                       POLL};
+                       POLL, 0};
     ms_http_reply r;
     ms_buf body;
     int rc = 0;

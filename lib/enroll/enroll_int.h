@@ -35,6 +35,7 @@ typedef struct ms_enroll_req {
     bool auth; /* send the credential */
     long want;
     const char *what; /* "starting the validation": for messages */
+    unsigned timeout_ms; /* 0: the context's network timeout */
 } ms_enroll_req;
 
 /* MS_EINVAL when server_url is not http(s) or too long. */

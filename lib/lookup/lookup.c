@@ -274,7 +274,7 @@ dir_get(ms_buf *body, const ms_ctx *ctx, const char *server_url,
 {
     char url[MS_LOOKUP_MAX_URL];
     ms_http_call call = {"GET", url, NULL, NULL, 0, "application/json", NULL,
-                         body->max};
+                         body->max, 0};
     ms_http_reply r;
     int rc;
 

@@ -88,7 +88,9 @@ setup(CURL *c, const ms_ctx *ctx, const ms_http_call *call,
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
             CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ctx->net_timeout_ms) !=
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                         call->timeout_ms != 0 ? (long)call->timeout_ms
+                                               : (long)ctx->net_timeout_ms) !=
             CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ctx->net_timeout_ms) !=
             CURLE_OK ||
@@ -186,7 +188,7 @@ ms_http_fetch(ms_buf *resp, const ms_ctx *ctx, const char *url,
                 const char *want_type, size_t max, ms_error *err)
 {
     ms_http_call call = {body != NULL ? "POST" : "GET", url, content_type,
-                         body, len, NULL, NULL, max};
+                         body, len, NULL, NULL, max, 0};
     ms_http_reply r;
     int rc;
 

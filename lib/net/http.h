@@ -31,6 +31,9 @@ typedef struct ms_http_call {
     const char *authorization; /* whole header value, NULL: none; never
                                   logged or put in an error message */
     size_t max;                /* largest answer accepted, bytes */
+    unsigned timeout_ms;       /* whole request; 0: the context's network
+                                  timeout (a server doing slow work, such
+                                  as making a key, needs longer) */
 } ms_http_call;
 
 /* The answer: status and body (up to call->max bytes), whatever status. */

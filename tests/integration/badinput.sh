@@ -63,7 +63,7 @@ want() {
 # ocsp_status_is FILE NAME: FILE is an OCSPResponse with status NAME
 # (malformedRequest, tryLater ...) and no response bytes.
 ocsp_status_is() {
-    header "$1.hdr" Content-Type | grep -qi '^application/ocsp-response'
+    header "$1.hdr" Content-Type | grep_q -i '^application/ocsp-response'
     openssl ocsp -respin "$1" -resp_text -noverify >"$1.txt" 2>&1 || true
     cat "$1.txt"
     grep -Eqi "(OCSP Response Status|Responder Error): $2" "$1.txt"
@@ -72,19 +72,19 @@ ocsp_status_is() {
 # tsa_rejected FILE FAILINFO: FILE is a TimeStampResp "rejection" naming
 # FAILINFO (openssl's text for it) and no token.
 tsa_rejected() {
-    header "$1.hdr" Content-Type | grep -qi '^application/timestamp-reply'
+    header "$1.hdr" Content-Type | grep_q -i '^application/timestamp-reply'
     openssl ts -reply -in "$1" -text >"$1.txt"
     cat "$1.txt"
     grep -q '^Status: Rejected' "$1.txt"
     grep -qi "$2" "$1.txt"
-    grep -A1 '^TST info:' "$1.txt" | grep -q 'Not included' # no token
+    grep -A1 '^TST info:' "$1.txt" | grep_q 'Not included' # no token
 }
 
 # json_or_tsa_refusal FILE: the answer of /tsa to something that is not a
 # TimeStampReq: the JSON error of the interface (a TimeStampResp rejection
 # with badDataFormat is also clear and accepted); never a token.
 json_or_tsa_refusal() {
-    if header "$1.hdr" Content-Type | grep -qi '^application/json'; then
+    if header "$1.hdr" Content-Type | grep_q -i '^application/json'; then
         json_error "$1"
     else
         tsa_rejected "$1" 'wrong format'
@@ -216,9 +216,9 @@ make_bad_csrs() {
     openssl req -in "$WORK/csr/sig-badsig.csr" -inform DER -noout 2>/dev/null
     # (openssl req -verify exits 0 either way: its words tell)
     openssl req -in "$WORK/csr/sig-badsig.csr" -inform DER -noout -verify \
-        2>&1 | grep -q 'verify failure'
+        2>&1 | grep_q 'verify failure'
     openssl req -in "$WORK/csr/sig.csr" -noout -verify 2>&1 |
-        grep -q 'verify OK'
+        grep_q 'verify OK'
     csr_new weak rsa1024 "email:alice@example.org"
     csr_new fine ec
 }

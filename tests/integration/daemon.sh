@@ -240,7 +240,7 @@ issue_http() {
     cat "$f.out"
     echo
     [ "$code" = 201 ]
-    header "$f.out.hdr" Content-Type | grep -qi '^application/json'
+    header "$f.out.hdr" Content-Type | grep_q -i '^application/json'
     jq -r .certificate "$f.out" >"$f.pem"
     jq -r .serial "$f.out" >"$f.serial"
     [ "$(serial_of "$f.pem")" = "$(cat "$f.serial")" ]
@@ -280,7 +280,7 @@ expect_status() {
 json_error() {
     cat "$1"
     echo
-    header "$1.hdr" Content-Type | grep -qi '^application/json'
+    header "$1.hdr" Content-Type | grep_q -i '^application/json'
     jq -e '(.error | type == "string" and length > 0) and
            (.request_id | type == "string")' "$1" >/dev/null
 }

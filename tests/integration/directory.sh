@@ -82,7 +82,7 @@ msd_start || fatal "restart with directory_crl_file"
 # ---------------------------------------------------------------- lookups
 lookup_json() {
     expect_status 200 GET /v1/directory/alice@example.org "$WORK/a.json"
-    header "$WORK/a.json.hdr" Content-Type | grep -qi '^application/json'
+    header "$WORK/a.json.hdr" Content-Type | grep_q -i '^application/json'
     jq -e --arg s "$(cat "$WORK/certs/alice.serial")" '
         .address == "alice@example.org" and (.certificates | length) == 1 and
         .certificates[0].serial == $s and .certificates[0].level == 1 and
@@ -98,7 +98,7 @@ check "GET /v1/directory/{address}: JSON with the current certificate" lookup_js
 lookup_pkcs7() {
     expect_status 200 GET /v1/directory/alice@example.org "$WORK/a.p7" \
         -H 'Accept: application/pkcs7-mime'
-    header "$WORK/a.p7.hdr" Content-Type | grep -qi '^application/pkcs7-mime'
+    header "$WORK/a.p7.hdr" Content-Type | grep_q -i '^application/pkcs7-mime'
     openssl pkcs7 -inform DER -in "$WORK/a.p7" -print_certs -out "$WORK/a7.pem"
     cmp <(openssl x509 -in "$WORK/a7.pem" -outform DER) \
         <(openssl x509 -in "$WORK/certs/alice.pem" -outform DER)
@@ -154,7 +154,7 @@ apikey_listed() {
     "$MSD" -d "$D" apikey list >"$WORK/keys.txt"
     grep -q "^$KEY1_ID	gateway	\*	3/min" "$WORK/keys.txt"
     # only the hash is stored
-    ! sqlite3 "$D/mailseal.db" .dump | grep -q -- "$KEY1"
+    ! sqlite3 "$D/mailseal.db" .dump | grep_q -- "$KEY1"
 }
 check "apikey create/list: the key is shown once, stored as SHA-256" apikey_listed
 
@@ -207,7 +207,7 @@ key_revoked() {
     "$MSD" -d "$D" apikey revoke "$KEY1_ID"
     expect_status 401 GET /v1/directory/carol@example.org "$WORK/kr.json" \
         -H "Authorization: ApiKey $KEY1"
-    "$MSD" -d "$D" apikey list | grep "^$KEY1_ID" | grep -qv 'revoked=-'
+    "$MSD" -d "$D" apikey list | grep "^$KEY1_ID" | grep_q -v 'revoked=-'
 }
 check "a revoked API key: 401" key_revoked
 
@@ -264,8 +264,8 @@ invite_once() {
     n=$(spool_count)
     [ "$(invite frank@example.org "$WORK/i1.json")" = 202 ]
     [ "$(spool_count)" = $((n + 1)) ]
-    grep -l '^To: frank@example.org' "$SPOOL"/*.eml | grep -q .
-    spool_link frank@example.org /v1/invitations/opt-out/ | grep -q opt-out
+    grep -l '^To: frank@example.org' "$SPOOL"/*.eml | grep_q .
+    spool_link frank@example.org /v1/invitations/opt-out/ | grep_q opt-out
     [ "$(invite frank@example.org "$WORK/i2.json")" = 409 ]
     [ "$(invite gina@example.org "$WORK/i3.json")" = 202 ]
     [ "$(invite carol@example.org "$WORK/i4.json")" = 409 ]

@@ -131,7 +131,7 @@ enrolled() {
     openssl verify -CAfile "$D/certs/root.pem" -untrusted "$D/certs/v1.pem" \
         -purpose smimesign "$p"/sign/*.pem
     openssl x509 -in "$(ls "$p"/sign/*.pem)" -noout -ext subjectAltName |
-        grep -q "email:$2"
+        grep_q "email:$2"
 }
 
 # first_cert PEM OUT: the first certificate of a bundle.
@@ -220,7 +220,7 @@ alice_sends() {
     grep -q 'signed, timestamped and encrypted, sent to 1 recipient' "$WORK/send.err"
     # bob's certificate came from the directory and is cached now
     [ -s "$p/certs/bob@example.com.pem" ]
-    "$MS" lookup --profile alice1 bob@example.com | grep -q '^encryption V1 valid .*(cache)$'
+    "$MS" lookup --profile alice1 bob@example.com | grep_q '^encryption V1 valid .*(cache)$'
     read_mail bob@example.com "$WORK/delivered.eml"
     [ "$(unread bob@example.com)" = 0 ]
 }
@@ -234,7 +234,7 @@ delivered_structure() {
     echo "$h"
     grep -qx 'Return-Path: <alice@example.com>' <<<"$h"
     grep -qx 'Delivered-To: bob@example.com' <<<"$h"
-    tr -d '\n' <<<"$h" | grep -qi 'content-type: application/pkcs7-mime; *smime-type=enveloped-data'
+    tr -d '\n' <<<"$h" | grep_q -i 'content-type: application/pkcs7-mime; *smime-type=enveloped-data'
     absent 'quarterly numbers' "$m"
     mime_p7m "$m" "$WORK/env.der"
     openssl cms -cmsout -inform DER -in "$WORK/env.der" -print >"$WORK/env.txt"
@@ -263,8 +263,8 @@ bob_opens() {
         .timestamp.valid == true and .revocation == "good"' "$WORK/opened.json"
     grep -q 'method=POST path=/ocsp status=200' "$DLOG"
     mime_head "$WORK/opened.eml" | tr -d '\r' |
-        grep -qx 'X-Mailseal-Verdict: mailbox-validated'
-    mime_head "$WORK/opened.eml" | tr -d '\r' | grep -qx 'Subject: numbers'
+        grep_q -x 'X-Mailseal-Verdict: mailbox-validated'
+    mime_head "$WORK/opened.eml" | tr -d '\r' | grep_q -x 'Subject: numbers'
     signed_body "$WORK/opened.eml" | cmp - <(printf '%s' "$BODY")
 }
 check "bob's mailseal open: mailbox-validated V1, timestamp valid, OCSP good, the original body byte for byte" bob_opens
@@ -279,13 +279,13 @@ cms_decrypt() {
         -out "$WORK/bob-p12.pem" 2>/dev/null
     openssl cms -decrypt -in "$WORK/delivered.eml" -inkey "$WORK/bob-p12.pem" \
         -recip "$WORK/bob-enc.pem" -out "$WORK/dec.eml"
-    mime_head "$WORK/dec.eml" | tr -d '\r\n' | grep -qi 'content-type: multipart/signed'
+    mime_head "$WORK/dec.eml" | tr -d '\r\n' | grep_q -i 'content-type: multipart/signed'
     openssl cms -verify -in "$WORK/dec.eml" -CAfile "$D/certs/root.pem" \
         -certfile "$D/certs/v1.pem" -purpose smimesign -out "$WORK/verified.eml"
     cmp <(mime_body "$WORK/verified.eml" | tr -d '\r') <(printf '%s' "$BODY")
     mime_split_signed "$WORK/dec.eml" "$WORK/content.bin" "$WORK/sig.der"
     openssl cms -cmsout -inform DER -in "$WORK/sig.der" -print |
-        grep -q 'id-smime-aa-timeStampToken'
+        grep_q 'id-smime-aa-timeStampToken'
     # a wrong key does not decrypt it (the check above is not vacuous)
     if openssl cms -decrypt -in "$WORK/delivered.eml" \
         -inkey "$(ls "$(prof alice1)"/sign/*.key)" -out /dev/null 2>/dev/null; then
@@ -319,7 +319,7 @@ bob_replies() {
     grep -q 'signed, timestamped and encrypted, sent to 1 recipient' "$WORK/send2.err"
     read_mail alice@example.com "$WORK/reply.eml"
     mime_head "$WORK/reply.eml" | tr -d '\r\n' |
-        grep -qi 'content-type: application/pkcs7-mime; *smime-type=enveloped-data'
+        grep_q -i 'content-type: application/pkcs7-mime; *smime-type=enveloped-data'
     absent 'got it, thanks' "$WORK/reply.eml"
     local dev
     for dev in alice1 alice2; do

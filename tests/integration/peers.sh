@@ -40,7 +40,7 @@ init_output() {
     local fpr
     fpr=$(openssl x509 -in "$ROOT" -noout -fingerprint -sha256 |
         sed 's/^.*=//; s/://g' | tr 'A-F' 'a-f')
-    tr -d ':' <"$WORK/init.out" | tr 'A-F' 'a-f' | grep -q "$fpr"
+    tr -d ':' <"$WORK/init.out" | tr 'A-F' 'a-f' | grep_q "$fpr"
     grep -q "$D" "$WORK/init.out"
     for f in root v1 v2 v3 v4 tsa ocsp-v1 ocsp-v2 ocsp-v3 ocsp-v4; do
         openssl x509 -in "$D/certs/$f.pem" -noout
@@ -53,11 +53,11 @@ ca_certs_served() {
     local n
     for n in root v1 v2 v3 v4; do
         expect_status 200 GET "/ca/$n.crt" "$WORK/$n.crt"
-        header "$WORK/$n.crt.hdr" Content-Type | grep -qi '^application/pkix-cert'
+        header "$WORK/$n.crt.hdr" Content-Type | grep_q -i '^application/pkix-cert'
         openssl x509 -in "$D/certs/$n.pem" -outform DER | cmp - "$WORK/$n.crt"
     done
     expect_status 200 GET /ca/chain.pem "$WORK/chain.pem"
-    header "$WORK/chain.pem.hdr" Content-Type | grep -qi '^application/x-pem-file'
+    header "$WORK/chain.pem.hdr" Content-Type | grep_q -i '^application/x-pem-file'
     # the chain holds exactly these certificates
     rm -rf "$WORK/chain" && mkdir "$WORK/chain"
     awk -v d="$WORK/chain" '/-BEGIN CERTIFICATE-/ { n++ }
@@ -189,7 +189,7 @@ ocsp_get() {
         -no_nonce -reqout "$out.req"
     enc=$(base64 -w0 "$out.req" | sed 's/+/%2B/g; s,/,%2F,g; s/=/%3D/g')
     expect_status 200 GET "/ocsp/$enc" "$out.der"
-    header "$out.der.hdr" Content-Type | grep -qi '^application/ocsp-response'
+    header "$out.der.hdr" Content-Type | grep_q -i '^application/ocsp-response'
     openssl ocsp -respin "$out.der" -issuer "$D/certs/v$level.pem" \
         -cert "$C/$name.pem" -CAfile "$ROOT" -no_nonce -resp_text \
         >"$out" 2>&1
@@ -220,7 +220,7 @@ ocsp_get_form() {
     expect_status 200 POST /ocsp "$WORK/nonce.der" \
         -H 'Content-Type: application/ocsp-request' \
         --data-binary @"$WORK/nonce.req"
-    header "$WORK/nonce.der.hdr" Content-Type | grep -qi '^application/ocsp-response'
+    header "$WORK/nonce.der.hdr" Content-Type | grep_q -i '^application/ocsp-response'
     header "$WORK/nonce.der.hdr" Cache-Control
     expect_fail grep -Eqi 'max-age=[1-9]|public' \
         <(header "$WORK/nonce.der.hdr" Cache-Control)
@@ -237,10 +237,10 @@ ocsp_get_form() {
 # CA; OUT gets the PEM, OUT.txt its text.
 crl_fetch() {
     expect_status 200 GET "/crl/v$1.crl" "$2.der"
-    header "$2.der.hdr" Content-Type | grep -qi '^application/pkix-crl'
+    header "$2.der.hdr" Content-Type | grep_q -i '^application/pkix-crl'
     openssl crl -inform DER -in "$2.der" -out "$2"
     openssl crl -in "$2" -CAfile "$D/certs/v$1.pem" -noout 2>&1 |
-        grep -q 'verify OK'
+        grep_q 'verify OK'
     openssl crl -in "$2" -noout -text >"$2.txt"
     grep -q 'Next Update:' "$2.txt"
 }
@@ -319,7 +319,7 @@ tsa_stamp() {
     expect_status 200 POST /tsa "$n.tsr" \
         -H 'Content-Type: application/timestamp-query' \
         --data-binary @"$n.tsq"
-    header "$n.tsr.hdr" Content-Type | grep -qi '^application/timestamp-reply'
+    header "$n.tsr.hdr" Content-Type | grep_q -i '^application/timestamp-reply'
     openssl ts -verify -data "$n.data" -in "$n.tsr" -CAfile "$ROOT" \
         -untrusted "$D/certs/tsa.pem"
     openssl ts -verify -queryfile "$n.tsq" -in "$n.tsr" -CAfile "$ROOT" \

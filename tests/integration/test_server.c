@@ -676,7 +676,7 @@ test_server__api_client(void **state)
     ms_http_server *s = start(NULL, 1);
     char url[96];
     ms_http_call call = {"DELETE", url, NULL, NULL, 0, "application/json",
-                         "Bearer ms1_secret", 4096};
+                         "Bearer ms1_secret", 4096, 0};
     ms_http_reply r;
     ms_ctx *ctx = NULL;
     ms_error err;
@@ -717,6 +717,16 @@ test_server__api_client(void **state)
     call.authorization = "Bearer x\r\nX-Injected: 1";
     assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_EINVAL);
     call.authorization = NULL;
+    /* timeout_ms ends a request the server is slow to answer */
+    atomic_store(&slow_go, 0);
+    (void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/slow",
+                   ms_http_server_port(s));
+    call.timeout_ms = 300;
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_ETEMP);
+    atomic_store(&slow_go, 1);
+    call.timeout_ms = 0;
+    assert_int_equal(ms_http_perform(&r, ctx, &call, &err), 0);
+    assert_memory_equal(r.body.data, "slow", 4);
     call.url = "ftp://127.0.0.1/";
     assert_int_equal(ms_http_perform(&r, ctx, &call, &err), MS_EINVAL);
     ms_http_server_free(s);

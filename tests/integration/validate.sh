@@ -121,7 +121,7 @@ code_flow() {
     openssl verify -CAfile "$ROOT" -untrusted "$S/a1.chain.pem" \
         -purpose smimesign "$S/a1.pem"
     openssl x509 -in "$S/a1.pem" -noout -ext subjectAltName |
-        grep -q 'email:alice@example.com'
+        grep_q 'email:alice@example.com'
     # the CSR's key is the certificate's
     [ "$(openssl x509 -in "$S/a1.pem" -noout -pubkey | openssl sha256)" = \
         "$(openssl pkey -in "$WORK/csr/a1.key" -pubout | openssl sha256)" ]
@@ -219,7 +219,7 @@ kms_flow() {
     # audited: key.create + 2 releases + the encryption cert's row
     a1=$(audit_rows)
     [ "$a1" -gt "$a0" ]
-    db_sql "SELECT count(*) FROM audit WHERE event = 'key.release'" | grep -qx 2
+    db_sql "SELECT count(*) FROM audit WHERE event = 'key.release'" | grep_q -x 2
 }
 check "kms: two devices get the same escrowed key; openssl cms to its cert decrypts" kms_flow
 
@@ -259,7 +259,7 @@ delete_device() {
     grep -q "a2.pem: revoked" "$WORK/o2.txt"
     # alice's own certificate is untouched
     openssl ocsp -issuer "$D/certs/v1.pem" -cert "$S/a1.pem" \
-        -url "$URL/ocsp" -CAfile "$ROOT" 2>&1 | grep -q "a1.pem: good"
+        -url "$URL/ocsp" -CAfile "$ROOT" 2>&1 | grep_q "a1.pem: good"
     expect_status 200 GET /v1/devices "$WORK/d2" -H "$(bearer alice)"
     jq -e --arg id "$phone_id" \
         '.devices[] | select(.id == $id) | .revoked != null' "$WORK/d2"
@@ -292,7 +292,7 @@ cross_mailbox() {
     [ "$(jq -r '.keys[0].key_id' "$WORK/b3.json")" != \
         "$(jq -r '.keys[0].key_id' "$WORK/k1.json")" ]
     openssl x509 -in <(jq -r '.keys[0].certificate' "$WORK/b3.json") \
-        -noout -ext subjectAltName | grep -q 'email:bob@example.net'
+        -noout -ext subjectAltName | grep_q 'email:bob@example.net'
     [ "$(openssl x509 -in <(jq -r '.keys[0].certificate' \
         "$WORK/b3.json") -noout -ext subjectAltName | grep -c alice ||
         true)" = 0 ]
@@ -330,7 +330,7 @@ wrong_codes() {
     json_error "$WORK/w1a"
     [ "$(confirm w1 "$WORK/w1b" "not a code")" = 403 ]
     db_sql "SELECT attempts FROM validations WHERE id = '$(vid w1)'" |
-        grep -qx 2
+        grep_q -x 2
     # a wrong poll token with the right code: 403, not counted
     [ "$(jpost "/v1/mailbox-validations/$(vid w1)/confirm" "$WORK/w1c" \
         "{\"code\":\"$(cat "$V/w1.code")\",\"poll_token\":\"x\"}")" = 403 ]
@@ -412,7 +412,7 @@ brute_force() {
     ra=$(header "$WORK/bf.out.hdr" Retry-After)
     [ "$ra" -ge 1 ] && [ "$ra" -le 3600 ]
     db_sql "SELECT state FROM validations WHERE id = '$(vid bf)'" |
-        grep -qx dead
+        grep_q -x dead
     # dead: even the right code is refused
     [ "$(db_sql "SELECT state FROM validations WHERE id = '$(vid bf)'")" = dead ]
 }

@@ -13,6 +13,11 @@
 
 set -euo pipefail
 
+# grep_q ARGS...: `grep -q` that reads its whole input. Under pipefail,
+# `producer | grep -q` fails at random: grep exits at the first match and
+# the producer, still writing, dies of SIGPIPE.
+grep_q() { grep "$@" >/dev/null; }
+
 if [ $# -ne 3 ]; then
     echo "usage: $0 MAILSEAL_CLI PKI_DIR SCRATCH_DIR" >&2
     exit 2

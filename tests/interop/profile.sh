@@ -115,9 +115,9 @@ only_profile() {
     "$MS" open "${OPEN[@]}" --json --output enc.open <enc.eml >enc.json
     json_expect enc.json .verdict '"mailbox-validated"' .encrypted true \
         .continuity.status '"same"'
-    tr -d '\r' <enc.open | grep -qx 'hello from the profile'
+    tr -d '\r' <enc.open | grep_q -x 'hello from the profile'
     "$MS" decrypt <enc.eml >dec.eml
-    tr -d '\r' <dec.eml | grep -q 'hello from the profile'
+    tr -d '\r' <dec.eml | grep_q 'hello from the profile'
     # openssl verifies what the profile signed
     openssl cms -verify -in signed.eml -CAfile "$PKI/root.pem" -purpose smimesign \
         -out /dev/null

@@ -164,7 +164,7 @@ encrypted_to_bob() {
     [ "$(cat "$m/mail_from")" = alice@example.net ]
     [ "$(cat "$m/rcpt_to")" = "$BOB" ]
     mime_head "$m/data" | tr -d '\r\n' |
-        grep -qi 'content-type: application/pkcs7-mime; smime-type=enveloped-data'
+        grep_q -i 'content-type: application/pkcs7-mime; smime-type=enveloped-data'
     ! grep -q 'the original body' "$m/data"
     # bob opens it: verdict, timestamp, original body
     "$MS" open --cert "$PKI/v1-enc.pem" --key "$PKI/v1-enc.key" "${OPEN[@]}" \
@@ -172,19 +172,19 @@ encrypted_to_bob() {
     cat open.json
     json_expect open.json .verdict '"mailbox-validated"' .encrypted true \
         .signer.email '"alice@example.net"' .timestamp.valid true
-    tr -d '\r' <open.eml | grep -qx 'the original body, sealed'
+    tr -d '\r' <open.eml | grep_q -x 'the original body, sealed'
     # openssl decrypts it with bob's key, and the signature verifies
     openssl cms -decrypt -in "$m/data" -recip "$PKI/v1-enc.pem" \
         -inkey "$PKI/v1-enc.key" -out dec.eml
     openssl cms -verify -in dec.eml -CAfile "$PKI/root.pem" \
         -purpose smimesign -out verified.txt
-    tr -d '\r' <verified.txt | grep -qx 'the original body, sealed'
+    tr -d '\r' <verified.txt | grep_q -x 'the original body, sealed'
     # the signature carries an RFC 3161 timestamp token
     openssl cms -verify -in dec.eml -noverify -out /dev/null \
         -signer signer.pem
     mime_split_signed dec.eml content.bin sig.der
     openssl cms -cmsout -inform DER -in sig.der -print |
-        grep -q 'id-smime-aa-timeStampToken'
+        grep_q 'id-smime-aa-timeStampToken'
     # alice can read her sent copy with her own encryption key
     openssl cms -decrypt -in "$m/data" -recip "$PKI/ec-enc.pem" \
         -inkey "$PKI/ec-enc.key" -out /dev/null
@@ -211,12 +211,12 @@ auto_signed_only() {
     mail m3.eml "$JANE" "signed only" "plain but signed"
     send_expect 0 "$JANE" "$BOB" <m3.eml
     m=$(last)
-    mime_head "$m/data" | tr -d '\r\n' | grep -qi 'content-type: multipart/signed'
+    mime_head "$m/data" | tr -d '\r\n' | grep_q -i 'content-type: multipart/signed'
     printf '%s\n%s\n' "$JANE" "$BOB" | cmp - "$m/rcpt_to"
     "$MS" verify "${OPEN[@]}" <"$m/data" >v.json
     json_expect v.json .verdict '"mailbox-validated"' .timestamp.valid true
     send_expect 0 --encrypt never "$BOB" <m1.eml
-    mime_head "$(last)/data" | tr -d '\r\n' | grep -qi 'multipart/signed'
+    mime_head "$(last)/data" | tr -d '\r\n' | grep_q -i 'multipart/signed'
 }
 check "auto with a recipient lacking a certificate (and never): sent signed and timestamped only" \
     with_base auto_signed_only
@@ -294,8 +294,8 @@ directory_found() {
         sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
     grep -q "sha256 $fp" lookup.txt
     [ "$(stat -c %a "$PROF/certs/$CAROL.pem")" = 600 ]
-    grep -c 'BEGIN CERTIFICATE' "$PROF/certs/$CAROL.pem" | grep -qx 3
-    "$MS" lookup "$CAROL" | grep -q '(cache)$'
+    grep -c 'BEGIN CERTIFICATE' "$PROF/certs/$CAROL.pem" | grep_q -x 3
+    "$MS" lookup "$CAROL" | grep_q '(cache)$'
     "$MS" lookup --pem "$CAROL" | openssl x509 -noout -subject
     mail m7.eml "$CAROL" "to carol" "carol's body"
     send_expect 0 --encrypt always "$CAROL" <m7.eml
