@@ -225,6 +225,12 @@ derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
         return ms_error_set(err, MS_ENOMEM, "out of memory");
     if (c->data_dir[0] != '/')
         return ms_error_set(err, MS_EINVAL, "data_dir: must be absolute");
+    for (const char *q = c->data_dir; *q != '\0'; q++) {
+        /* the paths and URLs derived from it could not be written back */
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            return ms_error_set(err, MS_EINVAL,
+                                "data_dir: holds a control character");
+    }
     if ((rc = derive_path(&c->mail_relay, "spool:", c->data_dir, "/spool",
                           err)) != 0 ||
         (rc = derive_path(&c->kms_master_key_file, "", c->data_dir,

@@ -312,13 +312,15 @@ check_options(const ms_outgoing_options *o, ms_error *err)
 
 /* The header additions, after the copied fields. */
 static int
-add_fields(ms_buf *out, const head *h, const unsigned char *p,
+add_fields(ms_buf *out, const head *h,
            const ms_ctx *ctx, const ms_outgoing_options *o)
 {
     int rc = 0;
 
-    if (h->end > 0 && p[h->end - 1] != '\n')
-        rc = ms_buf_puts(out, h->eol); /* a last field without line end */
+    /* A last copied field without line end (what the input ended its
+     * header with may have been a Bcc field, removed). */
+    if (out->len > 0 && out->data[out->len - 1] != '\n')
+        rc = ms_buf_puts(out, h->eol);
     if (rc == 0 && h->nfrom == 0 && (rc = put_from(out, o)) == 0)
         rc = ms_buf_puts(out, h->eol);
     if (rc == 0)
@@ -370,7 +372,7 @@ ms_outgoing_prepare(ms_buf *out, ms_rcpt_list *rcpts, char **from_out,
     find_head(&h, p, len);
     if ((rc = copy_fields(out, &h, rcpts, msg, o, err)) != 0)
         goto out;
-    if ((rc = add_fields(out, &h, p, ctx, o)) != 0 ||
+    if ((rc = add_fields(out, &h, ctx, o)) != 0 ||
         (h.body == h.end && (rc = ms_buf_puts(out, h.eol)) != 0) ||
         (rc = ms_buf_append(out, p + h.end, len - h.end)) != 0) {
         rc = ms_error_set(err, rc, "cannot build the message");
