@@ -236,6 +236,12 @@ derive(ms_daemon_config *c, const char *default_dir, ms_error *err)
         (rc = derive_path(&c->kms_master_key_file, "", c->data_dir,
                           "/private/kms-master.key", err)) != 0)
         return rc;
+    /* A derived relay must be one the config could name (its length,
+     * its bytes): the printed config parses back. */
+    if (ms_submit_url_check(c->mail_relay, err) != 0)
+        return ms_error_set(err, MS_EINVAL,
+                            "mail_relay: no usable default from data_dir "
+                            "(set mail_relay, or a shorter data_dir)");
     if (c->database != NULL)
         return 0;
     ms_buf_init(&url, PATH_MAX + 16);

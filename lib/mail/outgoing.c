@@ -191,11 +191,15 @@ static int
 add_rcpts(ms_rcpt_list *l, ms_buf *v, const char *name, size_t nlen,
           const char *val, size_t vlen, ms_error *err)
 {
+    char what[16]; /* name is the message's own bytes: no NUL after it */
     int rc;
 
+    (void)snprintf(what, sizeof(what), "%.*s",
+                   (int)(nlen < sizeof(what) ? nlen : sizeof(what) - 1),
+                   name);
     if ((rc = ms_hdr_unfold(v, val, vlen)) != 0)
-        return ms_error_set(err, rc, "%.*s field too long", (int)nlen, name);
-    return ms_rcpt_list_add(l, (const char *)v->data, name, err);
+        return ms_error_set(err, rc, "%s field too long", what);
+    return ms_rcpt_list_add(l, (const char *)v->data, what, err);
 }
 
 /* Copies the fields but Bcc, counting the ones we may add. */
